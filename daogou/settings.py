@@ -1,0 +1,77 @@
+"""One frozen Settings object, built once from environment variables and CLI flags, then passed down.
+
+Nothing here reads files or the network at import time; `Settings.from_env()` is called by the faces
+(CLI, app) and the result is handed to everything below them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("DAOGOU_HOME") or Path.home() / ".daogou")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of daogou in one place. Build with `Settings.from_env(**overrides)`."""
+
+    home: Path = field(default_factory=_default_home)  # models cache, default store, sessions
+    store_dir: Path | None = None  # embedded Chroma folder; None -> <home>/store
+    chroma_host: str | None = None  # set -> use a Chroma server (HttpClient) instead of the folder
+    chroma_port: int = 8000  # Chroma server port when chroma_host is set
+    ephemeral: bool = False  # in-memory Chroma (tests)
+    collection_prefix: str = "daogou"  # collections are <prefix>_text and <prefix>_image
+    batch_size: int = 64  # products embedded and written per ingest batch
+    max_image_pixels: int = 40_000_000  # images larger than this are refused (decompression bombs)
+    max_image_bytes: int = 20 * 1024 * 1024  # image files larger than this are refused
+    search_k: int = 10  # default number of results
+    threads: int = 2  # torch threads
+
+    @property
+    def resolved_store_dir(self) -> Path:
+        """Folder of the embedded persistent Chroma store."""
+        return self.store_dir if self.store_dir is not None else self.home / "store"
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder of assembled / converted model files."""
+        return self.home / "models"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Read `DAOGOU_*` environment variables, then apply non-None keyword overrides (CLI flags)."""
+        env = os.environ
+        values: dict[str, object] = {}
+        if env.get("DAOGOU_HOME"):
+            values["home"] = Path(env["DAOGOU_HOME"])
+        if env.get("DAOGOU_STORE"):
+            values["store_dir"] = Path(env["DAOGOU_STORE"])
+        if env.get("DAOGOU_CHROMA_HOST"):
+            values["chroma_host"] = env["DAOGOU_CHROMA_HOST"]
+        if env.get("DAOGOU_CHROMA_PORT"):
+            values["chroma_port"] = _int_env("DAOGOU_CHROMA_PORT", env["DAOGOU_CHROMA_PORT"])
+        if env.get("DAOGOU_BATCH_SIZE"):
+            values["batch_size"] = _int_env("DAOGOU_BATCH_SIZE", env["DAOGOU_BATCH_SIZE"])
+        if env.get("DAOGOU_THREADS"):
+            values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("store_dir"), str):
+            values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int_env(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise ValueError(f"{name}={raw!r} is not an integer; set it to a whole number or unset it") from e

