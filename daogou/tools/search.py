@@ -123,13 +123,7 @@ def _rank(index: CatalogIndex, req: SearchRequest, filters: Filters) -> list[tup
         return [(pid, 0.0) for pid, _ in sorted(rows, key=lambda r: r[1])]
     if len(rankings) == 1:
         return rankings[0]
-    ids = list(dict.fromkeys(pid for r in rankings for pid, _ in r))
-    arrays = []
-    for r in rankings:
-        got = dict(r)
-        arrays.append(np.array([got.get(pid, np.nan) for pid in ids], dtype=np.float64))
-    fused = rrf(arrays)
-    return [(ids[j], float(fused[j])) for j in np.argsort(-fused, kind="stable")]
+    return rrf([[pid for pid, _ in r] for r in rankings])
 
 
 # Which constraints to give up, in order, when nothing meets them all: price first, then attributes.
