@@ -32,6 +32,11 @@ class Settings:
     max_image_bytes: int = 20 * 1024 * 1024  # image files larger than this are refused
     search_k: int = 10  # default number of results
     threads: int = 2  # torch threads
+    llm: str = "local"  # "local" (bundled/transformers model), "openai" (OpenAI-compatible server) or "none"
+    llm_path: Path | None = None  # a transformers model folder; None -> the bundled Qwen2.5-0.5B bf16 copy
+    llm_base_url: str | None = None  # OpenAI-compatible server (vLLM, llama.cpp server, Ollama) when llm="openai"
+    llm_model: str = "qwen2.5"  # model name sent to that server
+    shop_name: str = "本店"  # how the assistant names the shop
 
     @property
     def resolved_store_dir(self) -> Path:
@@ -58,11 +63,19 @@ class Settings:
             values["chroma_port"] = _int_env("DAOGOU_CHROMA_PORT", env["DAOGOU_CHROMA_PORT"])
         if env.get("DAOGOU_BATCH_SIZE"):
             values["batch_size"] = _int_env("DAOGOU_BATCH_SIZE", env["DAOGOU_BATCH_SIZE"])
+        for key, var in (("llm", "DAOGOU_LLM"), ("llm_base_url", "DAOGOU_LLM_BASE_URL"),
+                         ("llm_model", "DAOGOU_LLM_MODEL"), ("shop_name", "DAOGOU_SHOP_NAME")):
+            if env.get(var):
+                values[key] = env[var]
+        if env.get("DAOGOU_LLM_PATH"):
+            values["llm_path"] = Path(env["DAOGOU_LLM_PATH"])
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("store_dir"), str):
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
+        if values.get("llm", "local") not in ("local", "openai", "none"):
+            raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
         return cls(**values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from daogou.agent.cli_user import user_app
 from daogou.settings import Settings
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Measure retrieval and other parts on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(user_app, name="user")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma store folder (default $DAOGOU_HOME/store).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -161,6 +163,79 @@ def demo(
     for q in query or ["红色连衣裙 300元以内", "wireless headphones under 500", "给狗狗买的零食"]:
         typer.echo(f"\n$ daogou search {q!r}")
         search(query=q, image=None, k=5, store=store, as_json=False)
+
+
+def _read_chat_line(line: str) -> tuple[str, Path | None]:
+    """A `chat --json` input line: plain text, or {"text": ..., "image": path}."""
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            obj = json.loads(stripped)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"input line is not valid JSON ({e.msg}); send plain text or "
+                             '{"text": "...", "image": "path"}') from e
+        if not isinstance(obj, dict):
+            raise ValueError('a JSON input line must be an object like {"text": "...", "image": "path"}')
+        image = obj.get("image")
+        return str(obj.get("text") or ""), Path(image) if image else None
+    return stripped, None
+
+
+@app.command()
+def chat(
+    as_json: Annotated[bool, typer.Option("--json", help="Scripted mode: one message per stdin line (text, or "
+                                          '{"text":..., "image": path}); one JSON object per turn on stdout.')] = False,
+    user: Annotated[str, typer.Option(help="Shopper id: history and state are kept per user.")] = "local",
+    session: Annotated[str | None, typer.Option(help="Continue this session id (default: a new one).")] = None,
+    store: StoreOpt = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Fixed sentences only, no language model.")] = False,
+) -> None:
+    """Chat with the shopping assistant in the terminal (streams), or drive it line by line with --json."""
+    from daogou.agent.chat_session import ChatSession
+    from daogou.ingest.images import ImageError, open_image
+
+    settings = _settings(store)
+    if no_llm:
+        settings = settings.with_(llm="none")
+    try:
+        sess = ChatSession.open(settings, user_id=user, session_id=session)
+    except (ValueError, RuntimeError) as e:
+        raise _fail(str(e)) from e
+    if not as_json:
+        typer.echo("导购 daogou — 输入你的需求，Ctrl-D 退出 / type your request, Ctrl-D to quit", err=True)
+    for line in sys.stdin if as_json else _prompt_lines():
+        try:
+            text, image_path = _read_chat_line(line)
+            image = open_image(image_path, max_bytes=settings.max_image_bytes,
+                               max_pixels=settings.max_image_pixels) if image_path else None
+        except (ValueError, ImageError) as e:
+            if as_json:
+                typer.echo(json.dumps({"error": str(e)}, ensure_ascii=False))
+            else:
+                typer.secho(f"  {e}", fg=typer.colors.RED)
+            continue
+        if not text and image is None and not as_json:
+            continue
+        if as_json:
+            typer.echo(json.dumps(sess.run_turn(text, image).to_json(), ensure_ascii=False))
+            sys.stdout.flush()
+            continue
+        for event in sess.stream_turn(text, image):
+            if event.kind == "products":
+                for n, c in enumerate(event.data, 1):
+                    price = f"{c['price']:.2f} {c['currency']}" if c["price"] is not None else "-"
+                    typer.secho(f"  {n}. [{c['id']}] {c['title']}  {price}", fg=typer.colors.CYAN)
+            elif event.kind == "token":
+                typer.echo(event.data, nl=False)
+        typer.echo("")
+
+
+def _prompt_lines():
+    while True:
+        try:
+            yield input("你> ")
+        except EOFError:
+            return
 
 
 @eval_app.command("retrieval")

@@ -1,0 +1,561 @@
+"""Search latency (p50/p95) at 1k, 10k and 100k products, with index build, store open time and peak RSS.
+
+Large catalogs are synthesised from the demo products: each synthetic product takes a base product (a
+demo product, or a recoloured copy of one) and varies its brand, adjectives, model number, sizes, price
+and stock. Embedding 100k texts with the real e5 would take hours on a small CPU, so the base products'
+passages are embedded once with the real e5 (cached), and a synthetic product's text vector is
+normalise(base vector + gaussian noise), supplied through a bench-only encoder given to
+`E5EmbeddingFunction`. Queries are still embedded by the real e5, so query latency includes it. The
+large catalogs are text-only; the catalogs up to `--image-size` products (default 1000) also carry the
+base product's picture, embedded with the real EfficientNet, to time image queries.
+
+Each size is built once into a cached store (`--rebuild` forces it) by a child process, then measured by
+a fresh child process (so store open time, first refresh and peak RSS are those of a new process):
+store open, BM25 build (scan / tokenise / index / first refresh / refresh from the BM25 cache), and ~50
+Chinese and English shopper queries run through `parse_query` + `search_products` as the CLI does,
+after a warm-up, split into parse, index refresh, query embedding, Chroma k-NN, BM25, filter mask,
+vector fetch and product fetch. A write probe compares `ingest_catalogs` with direct `ProductStore.upsert`.
+
+    python bench/search_bench.py [--sizes 1000,10000,100000] [--repeat 3] [--json] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import (
+    Stopwatch,
+    TimedProxy,
+    Timings,
+    bench_home,
+    force_offline,
+    format_facts,
+    ingest_split,
+    load_average,
+    log,
+    machine_facts,
+    peak_rss_mib,
+    rate,
+    rss_mib,
+    summarize_ms,
+    table,
+    time_methods,
+)
+
+GEN_VERSION = "1"  # bump when the synthetic catalog changes, so that cached stores are rebuilt
+
+QUERIES = [
+    "红色连衣裙 300元以内", "不要Nike的跑鞋 42码", "儿童积木玩具", "送女朋友的礼物", "保温杯", "降噪耳机",
+    "夏天穿的碎花裙子", "适合跑步的运动鞋 500以内", "纯棉T恤 M码", "黑色双肩包", "猫粮 100元以下",
+    "给狗狗买的零食", "不粘锅炒锅", "有货的瑜伽垫", "200到500元的香水", "适合油皮的洗面奶", "编程入门书",
+    "小米充电宝", "乐高积木", "办公室用的台灯", "白色运动鞋 39码", "送爸爸的生日礼物 1000元以内",
+    "便宜的茶叶", "真丝衬衫", "防水登山靴", "wireless headphones under 500", "red dress",
+    "running shoes size 42 not nike", "kids building blocks toy", "gift for my girlfriend",
+    "stainless steel thermos", "black laptop backpack", "cat food under 100", "yoga mat in stock",
+    "perfume between 200 and 500", "moisturizer for dry skin", "python programming book", "coffee beans",
+    "leather boots for winter", "smartwatch with long battery life", "phone under 2000", "sofa cushion",
+    "rice cooker", "Sony headphones", "adidas sneakers white size 40", "chocolate gift box",
+    "teddy bear for kids", "camping tent", "linen bedding set", "waterproof hiking jacket",
+]
+IMAGE_QUERIES = [("P1003", ""), ("P1040", ""), ("P1080", ""), ("P1120", "便宜一点的"), ("P1160", ""),
+                 ("P1200", "同款"), ("P1240", ""), ("P1280", "similar but cheaper")]
+
+EXTRA_BRANDS = {  # real-world-like brands per demo category, so that brand filters have work to do
+    "服装": "优衣库 Uniqlo|太平鸟 Peacebird|森马 Semir",
+    "鞋靴": "耐克 Nike|阿迪达斯 Adidas|李宁 Li-Ning|安踏 Anta",
+    "箱包": "新秀丽 Samsonite|小米 Xiaomi|卡拉羊 Carany",
+    "美妆": "欧莱雅 L'Oreal|完美日记 PerfectDiary|花西子 Florasis",
+    "数码": "索尼 Sony|华为 Huawei|小米 Xiaomi|漫步者 Edifier",
+    "家居": "宜家 IKEA|无印良品 MUJI|罗莱 Luolai",
+    "厨具": "苏泊尔 Supor|九阳 Joyoung|美的 Midea",
+    "运动": "迪卡侬 Decathlon|耐克 Nike|李宁 Li-Ning",
+    "玩具": "乐高 LEGO|布鲁可 Bloks|孩之宝 Hasbro",
+    "食品": "三只松鼠 ThreeSquirrels|良品铺子 Bestore|百草味 Baicaowei",
+    "图书": "中信出版社 CITIC-Press|人民文学出版社 PLPH",
+    "宠物": "皇家 RoyalCanin|伯纳天纯 PureNatural|麦富迪 Myfoodie",
+}
+ADJECTIVES = [("新款", "new"), ("加厚", "thick"), ("轻薄", "lightweight"), ("升级版", "upgraded"),
+              ("经典款", "classic"), ("简约", "minimalist"), ("ins风", "trendy"), ("大容量", "large"),
+              ("迷你", "mini"), ("高端", "premium"), ("复古", "retro"), ("网红", "viral"), ("百搭", "versatile"),
+              ("家用", "home"), ("便携", "portable")]
+LETTER_SIZES = ["S/M/L", "M/L/XL", "XS/S/M", "L/XL/XXL", "S/M/L/XL/XXL"]
+SHOE_SIZES = ["35/36/37/38", "38/39/40", "39/40/41/42", "40/41/42/43/44", "42/43/44/45"]
+
+
+# ---------------------------------------------------------------------------------------------- catalog
+def base_products() -> list[Any]:
+    """The demo products plus one recoloured copy of each (id + "c"): 624 base products."""
+    from daogou.ingest.demo import demo_products
+    from daogou.ingest.demo_data import COLOURS
+
+    rng = random.Random(11)
+    out = demo_products()
+    for p in list(out):
+        old = p.attributes.get("颜色")
+        if old not in COLOURS:
+            continue
+        new = rng.choice([c for c in COLOURS if c != old])
+        old_en, new_en = COLOURS[old][0], COLOURS[new][0]
+
+        def sub(s: str, old: str = old, new: str = new, old_en: str = old_en, new_en: str = new_en) -> str:
+            s = re.sub(rf"\b{old_en}\b", new_en, s.replace(old, new))
+            return re.sub(rf"\b{old_en.capitalize()}\b", new_en.capitalize(), s)
+
+        out.append(p.model_copy(update={
+            "id": p.id + "c", "title": sub(p.title), "description": sub(p.description),
+            "attributes": {k: sub(v) for k, v in p.attributes.items()}, "tags": [sub(t) for t in p.tags]}))
+    return out
+
+
+def synth_product(i: int, bases: list[Any], seed: int, image_dir: Path | None) -> tuple[Any, int]:
+    """Synthetic product number i (deterministic: a smaller catalog is a prefix of a larger one)."""
+    from daogou.ingest.schema import Product
+
+    rng = random.Random(f"{seed}:{i}")
+    b = rng.randrange(len(bases))
+    base = bases[b]
+    cn, _, en = base.title.partition(" / ")
+    brand = base.brand if rng.random() < 0.5 else rng.choice(EXTRA_BRANDS[base.category].split("|"))
+    brand_cn, _, brand_en = brand.partition(" ")
+    adj_cn, adj_en = rng.choice(ADJECTIVES) if rng.random() < 0.7 else ("", "")
+    model = ""
+    if rng.random() < 0.6:
+        model = rng.choice(["{L}{n}", "{L}{L}-{n}{n}{n}", "Pro {n}", "{n}{n}{n}0", "20{n}{n}款"]).format(
+            L=rng.choice("ABCDKMSXZ"), n=rng.randrange(1, 10))
+    title_cn = " ".join(x for x in (brand_cn, adj_cn + cn, model) if x)
+    title_en = " ".join(x for x in (brand_en, adj_en, en, model) if x)
+    attrs = dict(base.attributes)
+    if "尺码" in attrs:
+        attrs["尺码"] = rng.choice(SHOE_SIZES if any(c.isdigit() for c in attrs["尺码"]) else LETTER_SIZES)
+    price = max(0.9, round((base.price or 100.0) * rng.uniform(0.6, 1.6)) - rng.choice([0, 0, 0.1, 1]))
+    images = [str(image_dir / f"{base.id.rstrip('c')}.png")] if image_dir is not None else []
+    pid = f"S{i + 1:06d}"
+    product = Product(id=pid, title=f"{title_cn} / {title_en}" if en else title_cn, description=base.description,
+                      category=base.category, brand=brand, price=price, currency="CNY", attributes=attrs,
+                      tags=list(base.tags), images=images, stock=0 if rng.random() < 0.08 else rng.randrange(1, 500),
+                      url=f"https://shop.example/p/{pid}")
+    return product, b
+
+
+class SyntheticTextEncoder:
+    """Bench-only text encoder: real e5 for queries; for a registered passage, normalise(base vector + noise)."""
+
+    model_id = "intfloat/multilingual-e5-small"
+    dim = 384
+
+    def __init__(self, real: Any, base_vectors: np.ndarray, noise: float, seed: int) -> None:
+        self.real, self.base, self.noise, self.seed = real, base_vectors, noise, seed
+        digest = hashlib.sha256(base_vectors.tobytes()).hexdigest()[:12]
+        self.fingerprint = f"bench-synthetic-{digest}-noise{noise}-{real.fingerprint}"
+        self._passages: dict[str, tuple[int, int]] = {}
+
+    def register(self, passage: str, base_index: int, product_index: int) -> None:
+        """Say which base product (and noise draw) a passage comes from."""
+        self._passages[passage] = (base_index, product_index)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """The real e5 query vectors."""
+        return self.real.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Synthetic passage vectors (unit length)."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for r, text in enumerate(texts):
+            try:
+                b, i = self._passages[text]
+            except KeyError as e:
+                raise KeyError(f"passage {text[:40]!r} was not registered with the synthetic encoder") from e
+            v = self.base[b] + self.noise * np.random.default_rng([self.seed, i]).standard_normal(self.dim)
+            out[r] = v / np.linalg.norm(v)
+        return out
+
+
+def base_vectors(home: Path) -> tuple[np.ndarray, float]:
+    """Real e5 passage vectors of the base products, cached as .npy; (vectors, seconds spent embedding)."""
+    from daogou.ingest.models import text_encoder
+    from daogou.ingest.text import embedding_text
+
+    passages = [embedding_text(p) for p in base_products()]
+    enc = text_encoder()
+    key = hashlib.sha256("\n".join([enc.fingerprint, *passages]).encode()).hexdigest()[:16]
+    path = home / f"base-e5-{key}.npy"
+    if path.exists():
+        return np.load(path), 0.0
+    log(f"embedding {len(passages)} base passages with the real e5 (once; cached in {path.name})")
+    with Stopwatch() as sw:
+        vecs = np.concatenate([enc.embed_passages(passages[s:s + 32]) for s in range(0, len(passages), 32)])
+    np.save(path, vecs.astype(np.float32))
+    return vecs.astype(np.float32), sw.s
+
+
+def store_dir(args: argparse.Namespace, size: int) -> Path:
+    """Cached store folder of one size (key: size, generator version, seed, noise, images, writer)."""
+    img = int(size <= args.image_size)
+    return bench_home(args.cache) / f"search-n{size}-g{GEN_VERSION}-s{args.seed}-z{args.noise}-img{img}-{args.writer}"
+
+
+def _open(settings: Any, synth: Any, image_enc: Any) -> Any:
+    from daogou.ingest.store import E5EmbeddingFunction, EfficientNetEmbeddingFunction, open_store
+
+    return open_store(settings, text_ef=E5EmbeddingFunction(synth), image_ef=EfficientNetEmbeddingFunction(image_enc))
+
+
+# ---------------------------------------------------------------------------------------------- child phases
+def write_catalog(args: argparse.Namespace, n: int, folder: Path, first: int, with_images: bool) -> tuple[Path, Any]:
+    """Generate products [first, first+n), write them as JSONL in `folder`; return (path, registered encoder)."""
+    from daogou.ingest.demo import build_demo_catalog
+    from daogou.ingest.models import text_encoder
+    from daogou.ingest.text import embedding_text
+
+    image_dir = build_demo_catalog(bench_home(args.cache) / "demo").parent / "images" if with_images else None
+    bases = base_products()
+    synth = SyntheticTextEncoder(text_encoder(), base_vectors(bench_home(args.cache))[0], args.noise, args.seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "catalog.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(first, first + n):
+            product, b = synth_product(i, bases, args.seed, image_dir)
+            synth.register(embedding_text(product), b, i)
+            f.write(product.model_dump_json() + "\n")
+    return path, synth
+
+
+def write_products(path: Path, store: Any, settings: Any, writer: str, batch: int, t: Timings) -> dict[str, Any]:
+    """Write a catalog file with `ingest_catalogs` (pipeline) or straight `ProductStore.upsert` (upsert)."""
+    from daogou.ingest.filters import content_hash, product_metadata
+    from daogou.ingest.pipeline import ingest_catalogs
+    from daogou.ingest.schema import Product
+    from daogou.ingest.store import StoreRecord
+    from daogou.ingest.text import embedding_text, product_text
+
+    store.text = TimedProxy(store.text, t, "chroma_text")
+    store.images = TimedProxy(store.images, t, "chroma_image")
+    t.reset()
+    with Stopwatch() as sw:
+        if writer == "pipeline":
+            report = ingest_catalogs([path], store, settings.with_(batch_size=batch), progress=sys.stderr.isatty())
+            n = report.written
+        else:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            n = len(lines)
+            for s in range(0, n, batch):
+                products = [Product.model_validate_json(line) for line in lines[s:s + batch]]
+                store.upsert([StoreRecord(product=p, text=product_text(p), passage=embedding_text(p),
+                                          metadata=product_metadata(p), content_hash=content_hash(p))
+                              for p in products])
+    return {"writer": writer, "batch": batch, "written": n, "seconds": round(sw.s, 2),
+            "products_per_s": rate(n, sw.s), **ingest_split(t, sw.s)}
+
+
+def phase_build(args: argparse.Namespace) -> dict[str, Any]:
+    """Child: synthesise `args.size` products and write them into a fresh cached store."""
+    from daogou.ingest.models import image_encoder
+    from daogou.settings import Settings
+
+    folder = store_dir(args, args.size)
+    shutil.rmtree(folder, ignore_errors=True)
+    with_images = args.size <= args.image_size
+    with Stopwatch() as sw_gen:
+        path, synth = write_catalog(args, args.size, folder, 0, with_images)
+    settings = Settings(home=folder, store_dir=folder / "store")
+    t = Timings()
+    image_enc = TimedProxy(image_encoder(settings.threads), t, "image_encoder")
+    store = _open(settings, TimedProxy(synth, t, "text_encoder"), image_enc)
+    log(f"writing {args.size:,} products ({args.writer}, batch {args.batch})")
+    out = {"size": args.size, "images": with_images, "generate_s": round(sw_gen.s, 2),
+           **write_products(path, store, settings, args.writer, args.batch, t),
+           "stored": store.count(), "stored_images": store.count_images(),
+           "disk_mib": round(sum(f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()) / 2**20, 1),
+           "peak_rss_mib": peak_rss_mib(), "load_avg": load_average(), "built_at": time.strftime("%Y-%m-%d %H:%M")}
+    (folder / "build.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
+def phase_probe(args: argparse.Namespace) -> dict[str, Any]:
+    """Child: write the same `args.probe` synthetic products three ways into scratch stores; compare rates."""
+    from daogou.ingest.models import image_encoder
+    from daogou.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="daogou-write-probe-"))
+    rows = []
+    try:
+        path, synth = write_catalog(args, args.probe, work, 10_000_000, with_images=False)
+        for writer, batch in (("pipeline", Settings().batch_size), ("pipeline", 1000), ("upsert", 1000)):
+            settings = Settings(home=work, store_dir=work / f"store-{writer}-{batch}")
+            t = Timings()
+            store = _open(settings, TimedProxy(synth, t, "text_encoder"), image_encoder(settings.threads))
+            rows.append({**write_products(path, store, settings, writer, batch, t), "load_avg": load_average()})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"products": args.probe, "rows": rows}
+
+
+PARTS = {"parse": "parse", "store.embed_query": "embed", "store.nearest_text": "knn", "index.lexical_scores": "bm25",
+         "index.mask": "mask", "store.text_vectors": "vectors", "store.get_products": "products",
+         "index.refresh": "refresh", "store.embed_image": "img_embed", "store.nearest_image": "img_knn"}
+
+
+def run_queries(index: Any, t: Timings, queries: list[tuple[str, Any]], repeat: int) -> list[dict[str, Any]]:
+    """Each (text, image) query `repeat` times through parse_query + search_products, as the CLI runs them."""
+    from daogou.tools.query import parse_query
+    from daogou.tools.search import SearchRequest, search_products
+
+    out = []
+    for _ in range(repeat):
+        for text, image in queries:
+            t.reset()
+            t0 = time.perf_counter()
+            parsed = parse_query(text, index.vocabulary)
+            t1 = time.perf_counter()
+            res = search_products(index, SearchRequest(text=parsed.text if text.strip() else "", image=image,
+                                                       filters=parsed.filters, k=10))
+            t2 = time.perf_counter()
+            parts = {PARTS[k]: round(v * 1000, 2) for k, v in t.seconds.items() if k in PARTS}
+            out.append({"query": text, "image": image is not None, "filtered": not parsed.filters.is_empty(),
+                        "total_ms": (t2 - t0) * 1000, "parse_ms": (t1 - t0) * 1000, "search_ms": (t2 - t1) * 1000,
+                        "relaxed": res.relaxed, "n": len(res.cards), "timings_ms": res.timings_ms, **parts})
+    return out
+
+
+def query_image(pid: str, image_dir: Path) -> Any:
+    """A shopper's photo of a demo product: cropped, rotated a little and resized."""
+    from PIL import Image
+
+    img = Image.open(image_dir / f"{pid}.png").convert("RGB")
+    w, h = img.size
+    img = img.crop((w // 10, h // 10, w - w // 12, h - h // 12)).rotate(4, fillcolor=(255, 255, 255))
+    return img.resize((300, 300))
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50/p95 overall, filtered and unfiltered, and the median of each part."""
+    parts = sorted({k for r in records for k in PARTS.values() if k in r})
+    return {
+        "all": summarize_ms([r["total_ms"] for r in records]),
+        "filtered": summarize_ms([r["total_ms"] for r in records if r["filtered"]]),
+        "unfiltered": summarize_ms([r["total_ms"] for r in records if not r["filtered"]]),
+        "parts_p50_ms": {p: round(float(np.median([r.get(p, 0.0) for r in records])), 2) for p in parts},
+        "timings_ms_p50": {k: round(float(np.median([r["timings_ms"][k] for r in records])), 1)
+                           for k in ("index", "search")},
+        "relaxed_share": round(sum(r["relaxed"] for r in records) / max(1, len(records)), 2),
+    }
+
+
+def phase_measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Child: open the cached store in a fresh process; time open, BM25 build, refreshes and queries."""
+    out: dict[str, Any] = {"size": args.size, "rss_start_mib": rss_mib()}
+    with Stopwatch() as sw:
+        from daogou.ingest.models import image_encoder, text_encoder
+        from daogou.ingest.store import EfficientNetEmbeddingFunction
+        from daogou.settings import Settings
+        from daogou.tools.catalog_index import CatalogIndex
+        from daogou.tools.lexical import BM25Index, tokenize
+    out["import_s"] = round(sw.s, 2)
+    with Stopwatch() as sw:  # what open_store(settings) with the default functions does to read their config
+        EfficientNetEmbeddingFunction().get_config()
+    out["default_image_ef_config_s"] = round(sw.s, 2)
+    with Stopwatch() as sw:
+        real = text_encoder()
+    out["e5_load_s"] = round(sw.s, 2)
+    folder = store_dir(args, args.size)
+    settings = Settings(home=folder, store_dir=folder / "store")
+    synth = SyntheticTextEncoder(real, base_vectors(bench_home(args.cache))[0], args.noise, args.seed)
+    with Stopwatch() as sw:
+        store = _open(settings, synth, image_encoder(settings.threads))
+        n = store.count()
+    out.update(open_store_s=round(sw.s, 3), products=n, image_vectors=store.count_images(), rss_open_mib=rss_mib())
+    with Stopwatch() as sw_scan:
+        rows = list(store.lexical_rows())
+    with Stopwatch() as sw_tok:
+        tokens = [tokenize(doc) for _, doc, _ in rows]
+    with Stopwatch() as sw_bm25:
+        BM25Index([pid for pid, _, _ in rows], tokens)
+    del rows, tokens
+    cache = Path(tempfile.mkdtemp(prefix="daogou-bm25-"))
+    try:
+        with Stopwatch() as sw_first:
+            index = CatalogIndex(store, cache_dir=cache).refresh()
+        with Stopwatch() as sw_cached:
+            CatalogIndex(store, cache_dir=cache).refresh()
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    with Stopwatch() as sw_same:
+        index.refresh()
+    out["index"] = {
+        "scan_s": round(sw_scan.s, 2), "tokenize_s": round(sw_tok.s, 2), "bm25_build_s": round(sw_bm25.s, 2),
+        "first_refresh_s": round(sw_first.s, 2), "refresh_from_bm25_cache_s": round(sw_cached.s, 2),
+        "refresh_unchanged_ms": round(sw_same.ms, 1), "brands": len(index.vocabulary.brands)}
+    out["rss_index_mib"] = rss_mib()
+    t = Timings()
+    time_methods(store, ["embed_query", "nearest_text", "text_vectors", "get_products", "embed_image",
+                         "nearest_image"], t, "store")
+    time_methods(index, ["lexical_scores", "mask", "refresh"], t, "index")
+    text_queries = [(q, None) for q in QUERIES]
+    out["first_query_ms"] = round(run_queries(index, t, text_queries[:1], 1)[0]["total_ms"], 1)
+    run_queries(index, t, text_queries, 1)  # warm-up
+    records = run_queries(index, t, text_queries, args.repeat)
+    out["text"] = summarize(records)
+    per_query = {}
+    for r in records:
+        per_query.setdefault(r["query"], []).append(r["total_ms"])
+    out["per_query_p50_ms"] = {q: round(float(np.median(v)), 1) for q, v in per_query.items()}
+    if out["image_vectors"]:
+        image_dir = bench_home(args.cache) / "demo" / "images"
+        img_queries = [(text, query_image(pid, image_dir)) for pid, text in IMAGE_QUERIES]
+        run_queries(index, t, img_queries, 1)  # warm-up (loads nothing new: the encoder is loaded)
+        out["image"] = summarize(run_queries(index, t, img_queries, args.repeat))
+    out.update(rss_end_mib=rss_mib(), peak_rss_mib=peak_rss_mib(), load_avg=load_average())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- parent
+def child(args: argparse.Namespace, phase: str, size: int = 0) -> dict[str, Any]:
+    """Run one phase in a fresh Python process and return its JSON result."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        result = Path(f.name)
+    cmd = [sys.executable, __file__, "--phase", phase, "--size", str(size), "--result", str(result),
+           "--seed", str(args.seed), "--noise", str(args.noise), "--repeat", str(args.repeat),
+           "--image-size", str(args.image_size), "--writer", args.writer, "--batch", str(args.batch),
+           "--probe", str(args.probe)] + (["--cache", str(args.cache)] if args.cache else [])
+    try:
+        with Stopwatch() as sw:
+            proc = subprocess.run(cmd, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"search_bench: the {phase} phase for size {size} failed (exit {proc.returncode}); "
+                             "see its output above")
+        out = json.loads(result.read_text())
+    finally:
+        result.unlink(missing_ok=True)
+    out["wall_s"] = round(sw.s, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or reuse) the stores, measure each size in a fresh process, print the tables or JSON."""
+    from daogou.settings import Settings
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1000,10000,100000", help="catalog sizes, comma-separated")
+    ap.add_argument("--repeat", type=int, default=3, help="timed passes over the queries (after one warm-up)")
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
+    ap.add_argument("--cache", type=Path, default=None, help="folder of the cached stores (default <tmp>/daogou-bench)")
+    ap.add_argument("--image-size", type=int, default=1000, help="sizes up to this carry real image vectors")
+    ap.add_argument("--writer", choices=("pipeline", "upsert"), default="pipeline",
+                    help="build stores with ingest_catalogs (pipeline) or ProductStore.upsert")
+    ap.add_argument("--batch", type=int, default=Settings().batch_size, help="products per write batch")
+    ap.add_argument("--probe", type=int, default=2000, help="products in the write-rate probe (0: skip it)")
+    ap.add_argument("--noise", type=float, default=0.01, help="std of the gaussian noise per vector dimension")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--phase", choices=("build", "measure", "probe"), help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    force_offline()
+    if args.phase:
+        phase = {"build": phase_build, "measure": phase_measure, "probe": phase_probe}[args.phase]
+        args.result.write_text(json.dumps(phase(args), ensure_ascii=False))
+        return 0
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError as e:
+        raise SystemExit(f"--sizes {args.sizes!r}: give whole numbers separated by commas, e.g. 1000,10000") from e
+    if args.writer == "upsert" and any(s <= args.image_size for s in sizes):
+        log("note: the upsert writer writes text only; image queries need --writer pipeline")
+    result: dict[str, Any] = {"machine": machine_facts(), "sizes": [], "repeat": args.repeat, "noise": args.noise,
+                              "queries": len(QUERIES)}
+    vecs, embed_s = base_vectors(bench_home(args.cache))
+    result["base_vectors"] = {"n": len(vecs), "embed_s": round(embed_s, 1), "cached": embed_s == 0.0}
+    if args.probe:
+        log(f"write probe: {args.probe} products three ways")
+        result["write_probe"] = child(args, "probe")
+    for size in sizes:
+        folder = store_dir(args, size)
+        built = args.rebuild or not (folder / "build.json").exists()
+        if built:
+            log(f"building the {size:,}-product store in {folder}")
+            child(args, "build", size)
+        build = {**json.loads((folder / "build.json").read_text()), "cached": not built}
+        log(f"measuring {size:,} products")
+        result["sizes"].append({"size": size, "build": build, "measure": child(args, "measure", size)})
+    result["load_avg_end"] = load_average()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print_report(result)
+    return 0
+
+
+def print_report(result: dict[str, Any]) -> None:
+    """The figures as text tables for people."""
+    print(format_facts(result["machine"]))
+    bv = result["base_vectors"]
+    how = "cached" if bv["cached"] else f"embedded in {bv['embed_s']} s"
+    print(f"base vectors: {bv['n']} real e5 passages ({how}); synthetic vectors = normalise(base + "
+          f"N(0, {result['noise']}^2)); {result['queries']} text queries x {result['repeat']} passes after a "
+          f"warm-up; load avg at end {result['load_avg_end']}")
+    if "write_probe" in result:
+        wp = result["write_probe"]
+        print(f"\nwrite probe: {wp['products']:,} synthetic text-only products into an empty store")
+        print(table(wp["rows"], [("writer", "writer"), ("batch", "batch"), ("seconds", "s"),
+                                 ("products_per_s", "products/s"), ("text_embed_s", "synth emb s"),
+                                 ("chroma_write_s", "chroma w s"), ("chroma_read_s", "chroma r s"),
+                                 ("other_s", "other s"), ("load_avg", "load avg")]))
+    sizes = result["sizes"]
+    print("\nstore build (cached stores show the figures of the run that built them)")
+    print(table([{**s["build"], "size": s["size"]} for s in sizes], [
+        ("size", "products"), ("images", "images"), ("cached", "cached"), ("writer", "writer"), ("batch", "batch"),
+        ("generate_s", "generate s"), ("seconds", "write s"), ("products_per_s", "products/s"),
+        ("image_embed_s", "img emb s"), ("chroma_write_s", "chroma w s"), ("chroma_read_s", "chroma r s"),
+        ("other_s", "other s"), ("disk_mib", "disk MiB"), ("peak_rss_mib", "peak RSS MiB"), ("load_avg", "load avg")]))
+    print("\nopen and index (fresh process per size)")
+    rows = [{"size": s["size"], **s["measure"], **s["measure"]["index"]} for s in sizes]
+    print(table(rows, [
+        ("size", "products"), ("import_s", "import s"), ("default_image_ef_config_s", "dflt img EF s"),
+        ("open_store_s", "open store s"), ("scan_s", "scan s"), ("tokenize_s", "tokenize s"),
+        ("bm25_build_s", "bm25 s"), ("first_refresh_s", "1st refresh s"), ("refresh_from_bm25_cache_s", "cached s"),
+        ("refresh_unchanged_ms", "unchanged ms"), ("first_query_ms", "1st query ms"),
+        ("rss_index_mib", "RSS idx MiB"), ("peak_rss_mib", "peak RSS MiB"), ("load_avg", "load avg")]))
+    print("\nsearch latency, ms (parse_query + search_products, k=10)")
+    lat = []
+    for s in sizes:
+        m = s["measure"]
+        for kind in ("all", "unfiltered", "filtered"):
+            lat.append({"size": s["size"], "kind": f"text {kind}", **m["text"][kind]})
+        if "image" in m:
+            lat.append({"size": s["size"], "kind": "image (+text)", **m["image"]["all"]})
+    print(table(lat, [("size", "products"), ("kind", "queries"), ("n", "n"), ("p50", "p50"), ("p95", "p95"),
+                      ("mean", "mean"), ("max", "max")]))
+    print("\nmedian split, ms (timings_ms: index = refresh check, search = the rest)")
+    parts = []
+    for s in sizes:
+        for kind in ("text", "image"):
+            if kind in s["measure"]:
+                m = s["measure"][kind]
+                parts.append({"size": s["size"], "kind": kind, **m["parts_p50_ms"], **{f"t_{k}": v for k, v in
+                              m["timings_ms_p50"].items()}, "relaxed_share": m["relaxed_share"]})
+    print(table(parts, [("size", "products"), ("kind", "kind"), ("parse", "parse"), ("refresh", "refresh"),
+                        ("embed", "e5 query"), ("knn", "chroma knn"), ("bm25", "bm25"), ("mask", "mask"),
+                        ("vectors", "vectors"), ("products", "products"), ("img_embed", "img embed"),
+                        ("img_knn", "img knn"), ("t_index", "t.index"), ("t_search", "t.search"),
+                        ("relaxed_share", "relaxed")]))
+    if sizes:
+        last = sizes[-1]["measure"]["per_query_p50_ms"]
+        slow = sorted(last.items(), key=lambda kv: -kv[1])[:5]
+        print(f"\nslowest queries at {sizes[-1]['size']:,}: " + "; ".join(f"{q!r} {v} ms" for q, v in slow))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

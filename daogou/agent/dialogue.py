@@ -1,0 +1,195 @@
+"""One shopper turn, end to end: read it, pick and check the tool call, run it, show cards, stream grounded words.
+
+The order matters for the shopper: product cards are emitted the moment the tool returns, then a lead
+sentence written from the tool result, then (if a model is attached) one or two sentences of advice from
+the local LLM, each checked against the catalog before it is released (`daogou.agent.grounding`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from PIL import Image
+
+from daogou.agent.grounding import Facts, SentenceGate
+from daogou.agent.policy import ToolCall, choose_tool
+from daogou.agent.runner import ToolOutcome, run_tool
+from daogou.agent.state import DialogueState, ShownProduct
+from daogou.agent.understand import Reading, read_turn
+from daogou.prompts import render
+from daogou.tools.catalog_index import CatalogIndex
+from daogou.tools.errors import ToolError
+
+__all__ = ["MAX_MESSAGE_CHARS", "Agent", "ReplyWriter", "TurnEvent", "TurnResult"]
+
+MAX_MESSAGE_CHARS = 2000  # longer messages are cut (and the cut is said in the trace), never refused silently
+
+
+class ReplyWriter(Protocol):
+    """What the agent needs of a language model: token streaming from chat messages (LocalLLM has it)."""
+
+    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int = ...) -> Iterator[str]: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """A step of a turn, for streaming faces: tool (name/args/trace), products (cards), token (text), done."""
+
+    kind: str
+    data: Any
+
+
+@dataclass
+class TurnResult:
+    """One turn in the `chat --json` contract (DESIGN.md)."""
+
+    text: str
+    products: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    timings_ms: dict[str, float]
+    lang: str = "zh"
+    trace: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # reply sentences removed by the grounding check
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of one turn."""
+        return {"text": self.text, "products": self.products, "tool_calls": self.tool_calls,
+                "timings_ms": self.timings_ms, "lang": self.lang, "trace": self.trace,
+                "grounding": {"removed": self.removed}}
+
+
+class Agent:
+    """The shopping agent over a catalog index, with an optional local model for the words."""
+
+    def __init__(self, index: CatalogIndex, *, writer: ReplyWriter | None = None, shop: str = "本店",
+                 k: int = 5, advice_tokens: int = 64, proposer: Callable[[str, DialogueState], ToolCall | None]
+                 | None = None) -> None:
+        self.index = index
+        self.writer = writer
+        self.shop = shop
+        self.k = k
+        self.advice_tokens = advice_tokens
+        self.proposer = proposer  # the LLM's tool proposal (checked by policy.choose_tool), or None: rules only
+
+    # -- public faces ----------------------------------------------------------------------------
+    def run_turn(self, state: DialogueState, text: str, image: Image.Image | None = None) -> TurnResult:
+        """Run a whole turn and return its result (the `chat --json` object)."""
+        result: TurnResult | None = None
+        for event in self.stream_turn(state, text, image):
+            if event.kind == "done":
+                result = event.data
+        if result is None:  # pragma: no cover - stream_turn always ends with done
+            raise RuntimeError("turn ended without a result")
+        return result
+
+    def stream_turn(self, state: DialogueState, text: str, image: Image.Image | None = None
+                    ) -> Iterator[TurnEvent]:
+        """Run a turn, yielding tool, products and token events as they happen, then done(TurnResult)."""
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        trace: list[str] = []
+
+        def ms() -> float:
+            return round((time.perf_counter() - t0) * 1000, 1)
+
+        text = (text or "").strip()
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[:MAX_MESSAGE_CHARS]
+            trace.append(f"message cut to {MAX_MESSAGE_CHARS} characters")
+        self.index.refresh()
+        if not text and image is None:
+            lead = render("messages", "empty_message", lang=state.lang)
+            yield TurnEvent("token", lead)
+            yield TurnEvent("done", TurnResult(lead, [], [], {"total": ms()}, state.lang, trace))
+            return
+        reading = read_turn(text, state, self.index.vocabulary)
+        state.lang = reading.lang
+        state.turns += 1
+        state.user_numbers += [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
+        state.interactions += reading.signals
+        proposal = self.proposer(text, state) if self.proposer and reading.intent != "greet" else None
+        call = choose_tool(reading, state, image is not None, proposal, k=self.k)
+        trace += call.notes
+        tool_calls = [] if call.name is None else [{"name": call.name, "args": call.args}]
+        if call.name is not None:
+            yield TurnEvent("tool", {"name": call.name, "args": call.args, "status": "pending"})
+        outcome = run_tool(self.index, call, state, image=image, text=text, lang=reading.lang,
+                           generate=self._generate)
+        timings["tool"] = ms()
+        trace.append(outcome.trace)
+        if call.name is not None:
+            yield TurnEvent("tool", {"name": call.name, "args": call.args, "status": "done", "trace": outcome.trace,
+                                     "duration_ms": timings["tool"]})
+        cards = outcome.cards
+        if cards:
+            timings["first_card"] = ms()
+            yield TurnEvent("products", [c.to_dict() for c in cards])
+        self._update_state(state, reading, call, outcome)
+        words: list[str] = []
+        removed: list[str] = []
+        for piece in self._words(state, reading, text, outcome, removed):
+            if not piece:
+                continue
+            timings.setdefault("first_token", ms())
+            words.append(piece)
+            yield TurnEvent("token", piece)
+        timings["total"] = ms()
+        result = TurnResult(text="".join(words).strip(), products=[c.to_dict() for c in cards], tool_calls=tool_calls,
+                            timings_ms=timings, lang=reading.lang, trace=trace, removed=removed)
+        yield TurnEvent("done", result)
+
+    # -- state -----------------------------------------------------------------------------------
+    @staticmethod
+    def _update_state(state: DialogueState, reading: Reading, call: ToolCall, outcome: ToolOutcome) -> None:
+        shown = [ShownProduct(id=c.id, title=c.title, price=c.price, brand=c.brand, category=c.category,
+                              attributes=c.attributes) for c in outcome.cards]
+        as_list = call.name in ("search_catalog", "similar_products", "recommend_for_user")
+        state.remember(shown, as_list=as_list)
+        if call.name in ("search_catalog",) and not outcome.error:
+            state.query = call.args.get("query", state.query) or state.query
+            state.filters = reading.filters
+        if call.name in ("product_details", "answer_about_product", "write_copy", "similar_products") \
+                and call.args.get("product_id"):
+            state.focus = call.args["product_id"]
+
+    # -- words -----------------------------------------------------------------------------------
+    def _words(self, state: DialogueState, reading: Reading, text: str, outcome: ToolOutcome,
+               removed: list[str]) -> Iterator[str]:
+        lang = reading.lang
+        if outcome.lead:
+            yield outcome.lead
+        if outcome.body:
+            yield ("\n" if outcome.lead else "") + outcome.body
+        if self.writer is None or not outcome.advise:
+            return
+        facts = Facts.build([p.model_dump() for p in state.catalog_seen.values()],
+                            this_turn=[c.to_dict() for c in outcome.cards], user_texts=[text])
+        if outcome.advise == "chat":
+            prompt = render("reply", "chat", lang=lang, user=text)
+        else:
+            prompt = render("reply", "turn", lang=lang, user=text, situation=outcome.situation,
+                            facts=outcome.facts_block)
+        messages = [{"role": "system", "content": render("reply", "system", lang=lang, shop=self.shop)},
+                    {"role": "user", "content": prompt}]
+        gate = SentenceGate(facts)
+        sep = " " if lang == "en" else ""
+        first = True
+        for token in self.writer.stream(messages, max_new_tokens=self.advice_tokens):
+            released = gate.feed(token)
+            if released:
+                yield (sep if first and (outcome.lead or outcome.body) else "") + released
+                first = False
+        tail = gate.close()
+        if tail:
+            yield (sep if first and (outcome.lead or outcome.body) else "") + tail
+        removed += gate.removed
+
+    def _generate(self, prompt: str, max_new_tokens: int = 220) -> str:
+        if self.writer is None:
+            raise ToolError("no language model is attached; start the agent with a model to write copy")
+        messages = [{"role": "user", "content": prompt}]
+        return "".join(self.writer.stream(messages, max_new_tokens=max_new_tokens))

@@ -1,0 +1,134 @@
+"""Which tool a turn calls, with which arguments: the rules' reading decides, an LLM proposal is checked against it.
+
+Every argument must be supported by what the shopper said (or by constraints carried from earlier turns):
+a proposed argument the reading does not support is dropped, one the reading has and the proposal missed is
+added, and each such repair is written into the trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from daogou.agent.state import DialogueState
+from daogou.agent.understand import Reading
+from daogou.ingest.filters import Filters
+
+__all__ = ["ToolCall", "choose_tool", "copy_style", "filters_to_args"]
+
+_INTENT_TOOL = {
+    "search": "search_catalog", "refine": "search_catalog", "similar": "similar_products",
+    "recommend": "recommend_for_user", "details": "product_details", "compare": "compare_products",
+    "answer": "answer_about_product", "copy": "write_copy", "greet": None,
+}
+
+
+@dataclass
+class ToolCall:
+    """A tool to run (None: answer without one) and its checked arguments."""
+
+    name: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def filters_to_args(query: str, f: Filters) -> dict[str, Any]:
+    """search_catalog arguments from retrieval words and filters (only the constraints that are set)."""
+    args: dict[str, Any] = {"query": query}
+    if f.price_min is not None:
+        args["price_min"] = f.price_min
+    if f.price_max is not None:
+        args["price_max"] = f.price_max
+    for key, values in (("color", f.colors), ("category", f.categories), ("brand", f.brands), ("size", f.sizes)):
+        if values:
+            args[key] = values[0] if len(values) == 1 else list(values)
+    if f.exclude_brands:
+        args["exclude_brands"] = list(f.exclude_brands)
+    if f.in_stock:
+        args["in_stock"] = True
+    return args
+
+
+def _target(reading: Reading, state: DialogueState) -> str | None:
+    if reading.refs:
+        return reading.refs[0]
+    return state.focus or (state.shown[0] if state.shown else None)
+
+
+def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) -> ToolCall:
+    intent = reading.intent
+    if has_image and intent in ("search", "refine", "similar", "greet"):
+        args = filters_to_args(reading.parsed.text if intent == "search" else "", reading.parsed.filters)
+        args["image"] = "uploaded"
+        if not args["query"] or intent == "similar" or intent == "greet":
+            args.pop("query")
+        return ToolCall("search_catalog", args)
+    name = _INTENT_TOOL[intent]
+    if name is None:
+        return ToolCall(None)
+    if name == "search_catalog":
+        return ToolCall(name, filters_to_args(reading.query, reading.filters))
+    if name == "recommend_for_user":
+        args: dict[str, Any] = {"k": k}
+        if not reading.filters.is_empty():
+            args.update({k2: v for k2, v in filters_to_args("", reading.filters).items() if k2 != "query"})
+        return ToolCall(name, args)
+    if name == "compare_products":
+        ids = reading.refs if len(reading.refs) >= 2 else (state.shown[:2] if len(state.shown) >= 2 else reading.refs)
+        return ToolCall(name, {"product_ids": list(ids)})
+    if name == "product_details":
+        return ToolCall(name, {"product_ids": reading.refs[:3]})
+    target = _target(reading, state)
+    args = {"product_id": target} if target else {}
+    if name == "answer_about_product":
+        args["question"] = reading.parsed.text
+    if name == "write_copy":
+        args.update(style=copy_style(reading.parsed.text, reading.lang), language=reading.lang)
+    return ToolCall(name, args)
+
+
+_STYLES = {"zh": ("简洁", "活泼", "高端", "促销"), "en": ("concise", "playful", "premium", "promotional")}
+_STYLE_WORDS = {"可爱": "活泼", "有趣": "活泼", "奢华": "高端", "高级": "高端", "打折": "促销", "优惠": "促销",
+                "short": "concise", "fun": "playful", "luxury": "premium", "sale": "promotional", "discount": "promotional"}
+
+
+def copy_style(text: str, lang: str) -> str:
+    """The copy style the shopper asked for, or the language's default."""
+    low = text.lower()
+    for style in _STYLES["zh"] + _STYLES["en"]:
+        if style in low:
+            return style
+    for word, style in _STYLE_WORDS.items():
+        if word in low:
+            return style
+    return _STYLES[lang][0]
+
+
+def choose_tool(reading: Reading, state: DialogueState, has_image: bool, proposal: ToolCall | None = None,
+                *, k: int = 5) -> ToolCall:
+    """The checked tool call for this turn (see the module docstring)."""
+    call = _rule_call(reading, state, has_image, k)
+    if proposal is None:
+        return call
+    if proposal.name != call.name:
+        call.notes.append(f"model proposed {proposal.name or 'no tool'}; the shopper's words ask for "
+                          f"{call.name or 'no tool'}: using {call.name or 'no tool'}")
+        return call
+    dropped = [f"{key}={value!r}" for key, value in proposal.args.items()
+               if key not in call.args or not _same(call.args[key], value)]
+    added = [key for key in call.args if key not in proposal.args]
+    note = "model proposal checked"
+    if dropped:
+        note += "; dropped unsupported " + ", ".join(dropped)
+    if added:
+        note += "; added " + ", ".join(added)
+    call.notes.append(note)
+    return call
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return abs(float(a) - float(b)) < 0.01
+    except (TypeError, ValueError):
+        norm = (lambda v: sorted(map(str, v)) if isinstance(v, list | tuple) else [str(v)])  # noqa: E731
+        return norm(a) == norm(b)

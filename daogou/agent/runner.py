@@ -1,0 +1,154 @@
+"""Run a checked tool call against the catalog and shape what the shopper sees: cards, a lead, facts for the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from daogou.agent.policy import ToolCall
+from daogou.agent.state import DialogueState
+from daogou.ingest.filters import Filters
+from daogou.prompts import render
+from daogou.tools.catalog_index import CatalogIndex
+from daogou.tools.copywriter import write_copy
+from daogou.tools.details import answer_about_product, compare_products, product_details
+from daogou.tools.errors import ToolError
+from daogou.tools.recommend import Interaction, recommend_for_user, similar_products
+from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
+
+__all__ = ["ToolOutcome", "run_tool"]
+
+
+@dataclass
+class ToolOutcome:
+    """What a tool call produced, ready for the faces and for the model's facts block."""
+
+    cards: list[ProductCard] = field(default_factory=list)
+    trace: str = ""
+    lead: str = ""  # the fixed sentence the agent writes itself
+    body: str = ""  # fixed text after the lead (details, comparison, copy)
+    advise: str = ""  # "" (no model words), "turn" (advice on these facts) or "chat" (small talk)
+    situation: str = ""
+    facts_block: str = ""
+    error: str = ""
+
+
+def _args_filters(args: dict) -> Filters:
+    def many(key: str) -> tuple[str, ...]:
+        v = args.get(key)
+        return () if v in (None, "", []) else tuple(v) if isinstance(v, list | tuple) else (str(v),)
+
+    return Filters(price_min=args.get("price_min"), price_max=args.get("price_max"), colors=many("color"),
+                   categories=many("category"), brands=many("brand"), sizes=many("size"),
+                   exclude_brands=many("exclude_brands"), in_stock=bool(args.get("in_stock")))
+
+
+def _facts_block(cards: list[ProductCard], lang: str) -> str:
+    lines = []
+    for n, c in enumerate(cards[:5], 1):
+        price = f"{c.price:g}{'元' if lang == 'zh' else ' CNY'}" if c.price is not None else "?"
+        attrs = ", ".join(f"{k}: {v}" for k, v in list(c.attributes.items())[:4])
+        stock = (" (缺货)" if lang == "zh" else " (out of stock)") if c.stock == 0 else ""
+        lines.append(f"{n}. {c.title} | {price} | {c.brand} | {attrs}{stock}")
+    return "\n".join(lines)
+
+
+def _list_outcome(result: SearchResult, lead: str, lang: str) -> ToolOutcome:
+    cond = result.filters.describe()
+    if result.relaxed:
+        situation = ("没有完全符合条件的商品，下面是放宽条件后最接近的，请如实告诉顾客。" if lang == "zh"
+                     else "Nothing met every condition; these are the nearest after relaxing some. Say so honestly.")
+    else:
+        situation = f"共 {len(result.cards)} 件。" if lang == "zh" else f"{len(result.cards)} products."
+    return ToolOutcome(cards=result.cards, trace=result.trace, lead=lead, advise="turn" if result.cards else "",
+                       situation=situation + (f" 条件：{cond}" if cond and lang == "zh" else
+                                              f" Conditions: {cond}" if cond else ""),
+                       facts_block=_facts_block(result.cards, lang))
+
+
+def run_tool(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
+             lang: str, generate: Callable[..., str], k: int = 5) -> ToolOutcome:
+    """Run `call`; a ToolError becomes a polite message (the chat never shows a traceback)."""
+    try:
+        return _run(index, call, state, image=image, text=text, lang=lang, generate=generate, k=k)
+    except ToolError as e:
+        msg = render("messages", "tool_error", lang=lang, error=str(e))
+        return ToolOutcome(trace=f"{call.name} failed: {e}", lead=msg, error=str(e))
+
+
+def _need_product(lang: str) -> ToolOutcome:
+    return ToolOutcome(trace="no product to act on", lead=render("messages", "need_product", lang=lang))
+
+
+def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
+         lang: str, generate: Callable[..., str], k: int) -> ToolOutcome:
+    a = call.args
+    if call.name is None:
+        return ToolOutcome(trace="no tool: small talk", lead=render("messages", "greeting", lang=lang), advise="")
+    if call.name == "search_catalog":
+        req = SearchRequest(text=a.get("query", ""), image=image if a.get("image") else None,
+                            filters=_args_filters(a), k=k)
+        result = search_products(index, req)
+        cond = result.filters.describe()
+        if result.relaxed:
+            lead = render("messages", "relaxed", lang=lang, cond=cond, dropped="、".join(result.dropped)
+                          if lang == "zh" else ", ".join(result.dropped))
+        else:
+            lead = render("messages", "found", lang=lang, n=len(result.cards), cond=cond)
+        return _list_outcome(result, lead, lang)
+    if call.name == "similar_products":
+        if not a.get("product_id"):
+            return _need_product(lang)
+        result = similar_products(index, a["product_id"], k=k)
+        title = next((p.title for p in index.store.get_products([a["product_id"]])), a["product_id"])
+        return _list_outcome(result, render("messages", "similar", lang=lang, title=title), lang)
+    if call.name == "recommend_for_user":
+        history = [Interaction(pid, event) for pid, event in state.interactions]
+        result = recommend_for_user(index, history, k=a.get("k", k), filters=_args_filters(a))
+        personal = any(e in ("liked", "viewed", "carted", "bought", "clicked") for _, e in state.interactions)
+        return _list_outcome(result, render("messages", "recommend", lang=lang, personal=personal), lang)
+    if call.name == "product_details":
+        if not a.get("product_ids"):
+            return _need_product(lang)
+        det = product_details(index, a["product_ids"], lang=lang)
+        parts = []
+        for c in det.cards:
+            facts = "；".join(f"{label}：{value}" for label, value in det.facts.get(c.id, [])[:10]) if lang == "zh" \
+                else "; ".join(f"{label}: {value}" for label, value in det.facts.get(c.id, [])[:10])
+            parts.append(render("messages", "details", lang=lang, title=c.title, facts=facts))
+        return ToolOutcome(cards=det.cards, trace=det.trace, lead="\n".join(parts))
+    if call.name == "compare_products":
+        if len(a.get("product_ids", [])) < 2:
+            return _need_product(lang)
+        cmp = compare_products(index, a["product_ids"], lang=lang)
+        sep = "；" if lang == "zh" else "; "
+        rows = sep.join(f"{label}: {' / '.join(values)}" for label, values in cmp.rows)
+        cheapest = next((c.title for c in cmp.cards if c.id == cmp.cheapest), "")
+        return ToolOutcome(cards=cmp.cards, trace=cmp.trace,
+                           lead=render("messages", "compare", lang=lang, rows=rows, cheapest=cheapest))
+    if call.name == "answer_about_product":
+        if not a.get("product_id"):
+            return _need_product(lang)
+        ans = answer_about_product(index, a["product_id"], a.get("question") or text, lang=lang)
+        if ans.found:
+            sep = "，" if lang == "zh" else ", "
+            facts = sep.join(f"{f.label}{'：' if lang == 'zh' else ': '}{f.value}" for f in ans.facts[:4])
+            lead = render("messages", "answer_found", lang=lang, title=ans.card.title, facts=facts)
+            if ans.note:
+                lead += ("" if lang == "zh" else " ") + ans.note
+        else:
+            lead = render("messages", "answer_missing", lang=lang, title=ans.card.title)
+        return ToolOutcome(cards=[ans.card], trace=ans.trace, lead=lead)
+    if call.name == "write_copy":
+        if not a.get("product_id"):
+            return _need_product(lang)
+        copy = write_copy(index, a["product_id"], style=a.get("style") or ("简洁" if lang == "zh" else "concise"),
+                          language=a.get("language", lang), generate=generate)
+        points = "\n".join(f"- {p}" for p in copy.selling_points)
+        body = "\n".join(x for x in (copy.title, points, copy.description) if x)
+        return ToolOutcome(cards=[copy.card], trace=copy.trace,
+                           lead=render("messages", "copy_done", lang=lang, title=copy.card.title), body=body)
+    raise ToolError(f"Unknown tool {call.name!r}; should be one of search_catalog, similar_products, "
+                    "recommend_for_user, product_details, compare_products, answer_about_product, write_copy")

@@ -1,0 +1,274 @@
+"""Deterministic reading of a shopper's turn: language, intent cues, product references and refinements.
+
+This is the "code disposes" half of the agent: what the shopper actually said, checked against the state.
+The LLM's tool proposal is compared with it (see `daogou.agent.policy`), never trusted blindly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from daogou.agent.state import DialogueState
+from daogou.ingest.filters import Filters
+from daogou.tools.query import ParsedQuery, Vocabulary, parse_query
+
+__all__ = ["Reading", "detect_lang", "read_turn"]
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+_GREETING = re.compile(
+    r"^(你好|您好|嗨|哈喽|hello|hi|hey|在吗|在不在|早上好|晚上好|谢谢|谢了|多谢|thanks|thank you|thx|再见|拜拜|bye|"
+    r"good (morning|evening|afternoon)|你是谁|who are you|你能做什么|what can you do|ok|好的|嗯|好)[\s!！。.,，?？~～]*"
+    r"(你好|呀|啊|哦|there|again|a lot|so much)?[\s!！。.,，?？~～]*$", re.I)
+_SIMILAR = re.compile(r"(类似|相似|差不多的|同款|像这个|像这样|一样的|同类|similar|more like|"
+                      r"(something|anything|ones?|items?|products?|stuff|others?) like (this|that|it|these|the)|"
+                      r"alike|same style|looks? like)", re.I)
+_RECOMMEND = re.compile(r"(猜我喜欢|为我推荐|给我推荐|根据我的|按我的|我的喜好|我的口味|适合我的|推荐点我|个性化|我可能喜欢|"
+                        r"我会喜欢|可能喜欢的|what (else )?(would|might) i like|"
+                        r"recommend (something|me|some)|for me based|based on (what|my)|my taste|you think i.d like|"
+                        r"suggest something|personali[sz]ed)", re.I)
+_COMPARE = re.compile(r"(比较|对比|比一比|哪个好|哪个更|哪款好|哪款更|区别|有什么不同|差别|compare|comparison|difference|"
+                      r"\bvs\.?\b|versus|which (one )?is better|which should i)", re.I)
+_DETAILS = re.compile(r"(详情|详细|介绍一下|介绍下|参数|规格|具体信息|看看第|more about|tell me more|details|specs|"
+                      r"specifications|more info)", re.I)
+_COPY = re.compile(r"(文案|广告语|卖点|写一段|写个|写一个|写段|宣传|推广语|种草|标题|copywriting|write (a |some |the )?"
+                   r"(copy|description|ad|slogan|tagline|product description)|marketing (copy|text)|slogan|tagline|"
+                   r"selling points)", re.I)
+_QUESTION = re.compile(r"(吗|么|呢)?\s*[?？]\s*$|吗\s*$|(是什么|什么材质|多少钱|多大|多重|多少|几|怎么样|能不能|可以.*吗|"
+                       r"有没有|是不是|^(is|are|does|do|can|what|which|how|will)\b)", re.I)
+_ATTRIBUTE_WORDS = re.compile(r"(防水|材质|面料|尺码|码数|颜色|价格|多少钱|价钱|库存|有货|现货|容量|品牌|产地|重量|尺寸|"
+                              r"作者|出版社|口味|保质期|净含量|适合|waterproof|material|fabric|size|colou?r|price|"
+                              r"cost|stock|available|capacity|brand|made|weight|dimension|author|publisher|flavou?r)",
+                              re.I)
+_CHEAPER = re.compile(r"(便宜|实惠|划算|低价|省钱|cheaper|less expensive|lower price|more affordable|budget)", re.I)
+_PRICIER = re.compile(r"(贵一点|贵点|更贵|好一点|高端一点|档次高|pricier|more expensive|higher[- ]end|premium|"
+                      r"better quality)", re.I)
+_SIZE_UP = re.compile(r"(大一号|大一码|大一点的码|大号一点|one size (up|bigger|larger)|a size (up|bigger|larger)|"
+                      r"bigger size|larger size|size up)", re.I)
+_SIZE_DOWN = re.compile(r"(小一号|小一码|one size (down|smaller)|a size (down|smaller)|smaller size|size down)", re.I)
+_OTHER_BRAND = re.compile(r"(不要这个(牌子|品牌)|换个(牌子|品牌)|别的(牌子|品牌)|其他(牌子|品牌)|not that brand|"
+                          r"other brands?|different brand|another brand)", re.I)
+_LIKE = re.compile(r"(我(很|挺|比较|最)?喜欢|我爱|收藏|\bi (really |quite )?(like|love)\b|\blove (the|this|that|it)\b)", re.I)
+_DISLIKE = re.compile(r"(不喜欢|不太喜欢|讨厌|不想要|don'?t like|do not like|dislike|hate)", re.I)
+_BOUGHT = re.compile(r"(买了|已经买|下单了|bought|purchased|ordered)", re.I)
+_CARTED = re.compile(r"(加入购物车|加购|放进购物车|add(ed)? (it |this |that )?to (my )?cart)", re.I)
+
+_ORD_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_ORD_EN = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+           "5th": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_ORDINAL_ZH = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(个|款|件|条|双|只|本|台|部|项|种|样)?")
+_ORDINAL_EN = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|seventh|eighth|ninth|tenth)\b"
+                         r"|(?:#|number |no\. ?)(\d{1,2})\b", re.I)
+_LAST = re.compile(r"(最后一个|最后那个|最后一款|the last one|\blast one\b)", re.I)
+_BOTH = re.compile(r"(这两个|这两款|这两件|前两个|前两款|两个都|both|these two|the two|them\b)", re.I)
+_THREE = re.compile(r"(这三个|前三个|这三款|all three|these three)", re.I)
+_PRONOUN = re.compile(r"(它|这件|这个|这款|那件|那个|那款|这双|那双|这本|这台|该商品|this one|that one|\bit\b|\bthis\b|"
+                      r"\bthat\b)", re.I)
+_PRODUCT_ID = re.compile(r"\b([A-Z]{1,3}\d{3,6})\b")
+
+# Words that carry no product meaning: what is left after removing them (and constraints) decides whether a
+# turn names a new kind of product ("那T恤呢") or only revises the current search ("有蓝色的吗").
+_FILLER = re.compile(
+    r"(我想要|我想买|我想|我要|想要|想买|帮我找|帮我|给我|找一下|找找|找|看看|看一下|有没有|有吗|有的|有|要|的|呢|吗|吧|啊|呀|"
+    r"那|还有|什么|一些|一点|一下|点|些|再|换成|换|只要|只看|请|麻烦|可以|能|推荐|一款|一个|一件|款|色|颜色|"
+    r"show me|find me|find|i want|i need|i'm looking for|looking for|do you have|are there|any|some|ones?|"
+    r"what about|how about|please|can you|could you|instead|only|just|in|the|a|an|me|with|for|of|and|or|to|"
+    r"cheaper|cheap|colou?r|size|brand|too|also|other|more|less|expensive|something|else)",
+    re.I)
+
+
+_LEAD = re.compile(r"^(那|还有|有没有|帮我找|帮我|我想要|我想买|我要|给我|请|麻烦|show me|find me|"
+                   r"i'?m looking for|looking for|what about|how about|do you have|any)\s*", re.I)
+_TAIL = re.compile(r"\s*(呢|吗|吧|啊|呀|please)?\s*[?？!！。.]*$", re.I)
+
+
+def detect_lang(text: str, default: str = "zh") -> str:
+    """'zh' when CJK characters are at least a fifth of the letters, 'en' when there are only Latin ones."""
+    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    if cjk == 0 and latin < 2:
+        return default
+    return "zh" if cjk >= 0.2 * (cjk + latin) or cjk >= 4 else "en"
+
+
+@dataclass
+class Reading:
+    """What the code reads from one turn."""
+
+    lang: str
+    parsed: ParsedQuery
+    intent: str  # greet | similar | recommend | compare | details | answer | copy | search | refine
+    refs: list[str] = field(default_factory=list)  # product ids referred to, in the order meant
+    filters: Filters = field(default_factory=Filters)  # the constraints in force after this turn
+    query: str = ""  # retrieval words after this turn
+    signals: list[tuple[str, str]] = field(default_factory=list)  # (product_id, event) stated this turn
+    notes: list[str] = field(default_factory=list)  # what was revised, for the trace
+
+
+def _ordinal(raw: str) -> int:
+    return int(raw) if raw.isdigit() else _ORD_ZH.get(raw, _ORD_EN.get(raw.lower(), 0))
+
+
+def resolve_refs(text: str, state: DialogueState) -> list[str]:
+    """Product ids the turn refers to: explicit ids, ordinals over the latest list, "both", "it"."""
+    shown = state.shown
+    refs: list[str] = []
+    for m in _PRODUCT_ID.finditer(text.upper()):
+        if m.group(1) in state.catalog_seen or not state.catalog_seen:
+            refs.append(m.group(1))
+    for m in _ORDINAL_ZH.finditer(text):
+        n = _ordinal(m.group(1))
+        if 1 <= n <= len(shown):
+            refs.append(shown[n - 1])
+    for m in _ORDINAL_EN.finditer(text):
+        n = _ordinal(m.group(1) or m.group(2) or "")
+        if 1 <= n <= len(shown):
+            refs.append(shown[n - 1])
+    if _LAST.search(text) and shown:
+        refs.append(shown[-1])
+    if not refs and _THREE.search(text):
+        refs += shown[:3]
+    if not refs and _BOTH.search(text):
+        refs += shown[:2]
+    if not refs and _PRONOUN.search(text):
+        target = state.focus or (shown[0] if shown else None)
+        if target:
+            refs.append(target)
+    return list(dict.fromkeys(refs))
+
+
+_CUES = (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND, _LIKE, _DISLIKE, _BOUGHT, _CARTED, _RECOMMEND,
+         _PRONOUN, _ORDINAL_ZH, _ORDINAL_EN, _LAST, _BOTH, _THREE)
+
+
+def _has_product_words(rest: str) -> bool:
+    """True when the words left after constraints, cue phrases and filler still name a kind of product."""
+    for cue in _CUES:
+        rest = cue.sub(" ", rest)
+    left = _FILLER.sub(" ", rest.lower())
+    left = re.sub(r"[\s\d.,，。!！?？~～:：;；'\"、/()（）-]+", " ", left).strip()
+    cjk = len(_CJK.findall(left))
+    words = re.findall(r"[a-z]{3,}", left)
+    return cjk + len(re.findall(r"[a-z]", left)) >= 2 and (cjk >= 1 or bool(words))
+
+
+def _next_size(size: str, step: int) -> str | None:
+    letters = ["XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL"]
+    if size in letters:
+        i = letters.index(size) + step
+        return letters[i] if 0 <= i < len(letters) else None
+    return str(int(size) + step) if size.isdigit() else None
+
+
+def _strip_constraint_words(text: str, parsed: ParsedQuery) -> str:
+    rest = parsed.text
+    for words in parsed.mentions.values():
+        for w in words:
+            rest = rest.replace(w, " ")
+    return rest
+
+
+def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
+    """Read one shopper message against the dialogue state; see the module docstring."""
+    lang = detect_lang(text, default=state.lang)
+    parsed = parse_query(text, vocab)
+    refs = resolve_refs(text, state)
+    r = Reading(lang=lang, parsed=parsed, intent="search", refs=refs)
+    new = parsed.filters
+    words = _strip_constraint_words(text, parsed)
+    names_product = _has_product_words(words)
+    refines = any(p.search(text) for p in (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND))
+
+    for pattern, event in ((_DISLIKE, "disliked"), (_BOUGHT, "bought"), (_CARTED, "carted"), (_LIKE, "liked")):
+        if pattern.search(text) and refs:
+            r.signals += [(pid, event) for pid in refs]
+            break
+
+    if _GREETING.match(text.strip()):
+        r.intent = "greet"
+    elif _COPY.search(text):
+        r.intent = "copy"
+    elif _COMPARE.search(text):
+        r.intent = "compare"
+    elif _SIMILAR.search(text):
+        r.intent = "similar"
+    elif _RECOMMEND.search(text) and not names_product:
+        r.intent = "recommend"
+    elif _DETAILS.search(text) and refs:
+        r.intent = "details"
+    elif refines and state.query and not names_product:
+        r.intent = "refine"
+    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text)):
+        r.intent = "answer"
+    elif r.signals and not names_product:
+        r.intent = "recommend"
+    elif state.query and not names_product:
+        r.intent = "refine"
+    else:
+        r.intent = "search"
+
+    if r.intent == "refine":
+        r.filters, r.notes = _revise(state, new, text)
+        r.query = state.query
+    elif r.intent == "search":
+        r.filters = new
+        r.query = _LEAD.sub("", _TAIL.sub("", parsed.text)).strip() or parsed.text
+    else:
+        r.filters = new if not new.is_empty() else state.filters
+        r.query = state.query
+    return r
+
+
+def _revise(state: DialogueState, new: Filters, text: str) -> tuple[Filters, list[str]]:
+    """The state's constraints revised by what this turn says ("便宜点的", "换成蓝色", "not that brand")."""
+    f = state.filters
+    notes: list[str] = []
+    changes: dict[str, object] = {}
+    shown_prices = [p.price for pid in state.shown if (p := state.catalog_seen.get(pid)) and p.price is not None]
+    focus = state.catalog_seen.get(state.focus) if state.focus else None
+    if new.price_min is not None or new.price_max is not None:
+        changes.update(price_min=new.price_min, price_max=new.price_max)
+        notes.append("new price range")
+    elif _CHEAPER.search(text):
+        anchor = focus.price if focus and focus.price is not None else (min(shown_prices) if shown_prices else None)
+        if anchor is not None:
+            changes["price_max"] = round(anchor - 0.01, 2)
+            notes.append(f"cheaper than {anchor:g}")
+    elif _PRICIER.search(text):
+        anchor = focus.price if focus and focus.price is not None else (max(shown_prices) if shown_prices else None)
+        if anchor is not None:
+            changes.update(price_min=round(anchor + 0.01, 2), price_max=None)
+            notes.append(f"pricier than {anchor:g}")
+    if new.colors:
+        changes["colors"] = new.colors
+        notes.append("colour " + "/".join(new.colors))
+    if new.sizes:
+        changes["sizes"] = new.sizes
+    else:
+        step = 1 if _SIZE_UP.search(text) else -1 if _SIZE_DOWN.search(text) else 0
+        if step and f.sizes:
+            sized = [s for s in (_next_size(x, step) for x in f.sizes) if s]
+            if sized:
+                changes["sizes"] = tuple(sized)
+                notes.append("size " + "/".join(sized))
+    if new.categories:
+        changes["categories"] = new.categories
+    if new.brands:
+        changes.update(brands=new.brands, exclude_brands=tuple(b for b in f.exclude_brands if b not in new.brands))
+    if new.exclude_brands:
+        changes["exclude_brands"] = tuple(dict.fromkeys(f.exclude_brands + new.exclude_brands))
+        changes["brands"] = tuple(b for b in f.brands if b not in new.exclude_brands)
+    elif _OTHER_BRAND.search(text):
+        brand = focus.brand if focus else (state.catalog_seen[state.shown[0]].brand if state.shown else "")
+        if brand:
+            changes["exclude_brands"] = tuple(dict.fromkeys((*f.exclude_brands, brand)))
+            changes["brands"] = tuple(b for b in f.brands if b != brand)
+            notes.append(f"not {brand}")
+    if new.in_stock:
+        changes["in_stock"] = True
+    merged = {**f.model_dump(), **changes}
+    if merged.get("price_min") is not None and merged.get("price_max") is not None \
+            and merged["price_min"] > merged["price_max"]:
+        merged["price_min"] = None
+    return Filters(**merged), notes

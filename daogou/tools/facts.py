@@ -1,0 +1,291 @@
+"""Catalog facts of a product: labelled fields for prompts, and the bilingual question -> attribute table.
+
+`product_facts` turns a Product into (label, value) pairs. `CONCEPTS` maps the words a shopper uses in a
+question ("防水", "what material", "多少钱", "有货") to the attribute keys and catalog fields that answer it;
+`find_facts` applies it, resolves yes/no questions about sizes, colours, stock and yes/no attributes
+against the stored value, and otherwise looks for title, tag and description sentences that share the
+question's keywords. It only ever returns text that the record holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from daogou.ingest.schema import Product
+from daogou.ingest.vocab import color_names_en, colors_in_text, normalize_color, split_values
+
+__all__ = [
+    "CONCEPTS",
+    "CORE_FIELDS",
+    "LANGS",
+    "Concept",
+    "Fact",
+    "FoundFacts",
+    "compare_key",
+    "field_label",
+    "find_facts",
+    "price_text",
+    "product_facts",
+    "stock_text",
+]
+
+LANGS = ("zh", "en")
+CORE_FIELDS = ("id", "title", "category", "brand", "price", "stock", "tags", "description", "url")
+_LABELS = {
+    "zh": {"id": "编号", "title": "名称", "category": "类目", "brand": "品牌", "price": "价格", "stock": "库存",
+           "tags": "标签", "description": "描述", "url": "链接"},
+    "en": {f: f for f in CORE_FIELDS},
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing the catalog says: the field or attribute, its value, and where it came from."""
+
+    field: str
+    value: str
+    source: str  # "attributes" | "price" | "stock" | "brand" | "category" | "title" | "tags" | "description"
+
+
+def field_label(name: str, lang: str = "zh") -> str:
+    """Display label of a core catalog field."""
+    return _LABELS[lang][name]
+
+
+def price_text(price: float | None, currency: str, lang: str = "zh") -> str:
+    """"199元" / "199 CNY" / "" when there is no price."""
+    if price is None:
+        return ""
+    amount = f"{price:.2f}".rstrip("0").rstrip(".")
+    return f"{amount}元" if lang == "zh" and currency == "CNY" else f"{amount} {currency}"
+
+
+def stock_text(stock: int | None, lang: str = "zh") -> str:
+    """"有货（3件）" / "缺货" / "in stock (3)" / "" when the catalog does not say."""
+    if stock is None:
+        return ""
+    if lang == "zh":
+        return f"有货（{stock}件）" if stock > 0 else "缺货"
+    return f"in stock ({stock})" if stock > 0 else "out of stock"
+
+
+def product_facts(product: Product, lang: str = "zh", *, fields: Sequence[str] = CORE_FIELDS,
+                  attributes: bool = True) -> list[tuple[str, str]]:
+    """(label, value) pairs of the product's non-empty fields (those in `fields`) and attributes, in a fixed order.
+
+    Order: id, title, category, brand, price, stock, the attributes as stored, tags, description, url.
+    Image paths are left out (not facts a shopper reads). Empty fields are left out: absent means unknown.
+    """
+    values = {
+        "id": product.id, "title": product.title, "category": product.category, "brand": product.brand,
+        "price": price_text(product.price, product.currency, lang), "stock": stock_text(product.stock, lang),
+        "tags": "、".join(product.tags) if lang == "zh" else ", ".join(product.tags),
+        "description": product.description, "url": product.url,
+    }
+    out = [(field_label(f, lang), values[f]) for f in CORE_FIELDS[:6] if f in fields and values[f]]
+    if attributes:
+        out += [(k, v) for k, v in product.attributes.items() if v]
+    out += [(field_label(f, lang), values[f]) for f in CORE_FIELDS[6:] if f in fields and values[f]]
+    return out
+
+
+@dataclass(frozen=True)
+class Concept:
+    """Something shoppers ask about: question cue words, attribute keys that hold it, or a catalog field."""
+
+    name: str
+    cues: tuple[str, ...]  # lower case; Latin cues match whole words
+    keys: tuple[str, ...] = ()  # attribute keys, lower case; a key containing one of these counts
+    field: str | None = None
+
+
+CONCEPTS: tuple[Concept, ...] = (
+    Concept("price", ("价格", "多少钱", "价钱", "售价", "几块钱", "多少元", "贵不贵", "贵吗", "price", "cost",
+                      "how much"), ("价格", "price"), "price"),
+    Concept("stock", ("库存", "有货", "现货", "缺货", "卖完", "断货", "还有吗", "stock", "available",
+                      "availability", "sold out"), ("库存",), "stock"),
+    Concept("brand", ("品牌", "牌子", "brand", "who makes", "made by"), ("品牌", "brand"), "brand"),
+    Concept("category", ("类目", "分类", "category"), (), "category"),
+    Concept("waterproof", ("防水", "防泼水", "怕水", "淋雨", "下雨", "waterproof", "water-resistant",
+                           "water resistant", "rain"), ("防水", "防水等级", "waterproof", "water resistance")),
+    Concept("material", ("材质", "面料", "材料", "成分", "什么做的", "用料", "material", "fabric", "made of",
+                         "what is it made"), ("材质", "面料", "材料", "成分", "material", "fabric")),
+    Concept("size", ("尺码", "码数", "几码", "码", "size", "sizes"), ("尺码", "鞋码", "size")),
+    Concept("dimensions", ("尺寸", "大小", "多长", "多宽", "多高", "dimensions", "how big", "how large"),
+            ("尺寸", "规格", "dimensions")),
+    Concept("color", ("颜色", "什么色", "色号", "colour", "color", "colours", "colors"),
+            ("颜色", "色号", "color", "colour")),
+    Concept("capacity", ("容量", "毫升", "几升", "能装", "capacity", "volume"), ("容量", "capacity", "volume")),
+    Concept("net_content", ("净含量", "含量", "多少克", "几克", "分量", "net content", "net weight"),
+            ("净含量", "含量", "净重")),
+    Concept("weight", ("重量", "多重", "多沉", "重不重", "weight", "how heavy"), ("重量", "净重", "weight")),
+    Concept("origin", ("产地", "哪里产", "哪产", "哪里生产", "原产", "origin", "made in", "where is it made"),
+            ("产地", "原产地", "origin")),
+    Concept("warranty", ("保修", "质保", "warranty", "guarantee"), ("保修", "质保", "warranty")),
+    Concept("battery", ("续航", "电池", "待机", "battery"), ("续航", "电池", "battery")),
+    Concept("shelf_life", ("保质期", "过期", "能放多久", "shelf life", "expiry", "expire"), ("保质期", "shelf life")),
+    Concept("suitable", ("适用", "适合", "suitable", "suit", "for whom"), ("适用", "适用人群", "适用场景")),
+    Concept("skin", ("肤质", "皮肤", "干皮", "油皮", "skin"), ("适用肤质",)),
+    Concept("age", ("年龄", "几岁", "多大的孩子", "age"), ("适用年龄", "适用阶段")),
+    Concept("flavour", ("口味", "味道", "什么味", "flavor", "flavour", "taste"), ("口味", "flavor", "flavour")),
+    Concept("author", ("作者", "谁写", "author", "who wrote"), ("作者", "author")),
+    Concept("publisher", ("出版社", "publisher"), ("出版社", "publisher")),
+    Concept("screen", ("屏幕", "屏", "screen", "display"), ("屏幕", "screen")),
+    Concept("thickness", ("厚度", "多厚", "厚不厚", "thick", "thickness"), ("厚度", "thickness")),
+)
+_BY_NAME = {c.name: c for c in CONCEPTS}
+_EXACT_KEY = {k: c.name for c in CONCEPTS for k in c.keys}
+_YES = {"是", "有", "支持", "可以", "防水", "yes", "y", "true", "✓", "√"}
+_NO = {"否", "无", "不", "不支持", "不可以", "no", "n", "false", "none", "×"}
+_SIZE_UPPER = re.compile(r"(?<![A-Za-z0-9])(XXXL|XXL|XL|XXS|XS|[2-4]XL|S|M|L)(?![A-Za-z0-9])")
+_SIZE_CUED = re.compile(r"(?i)(?<![a-z0-9])(xxxl|xxl|xl|xxs|xs|[2-4]xl|s|m|l|\d{2}(?:\.5)?)\s*(?:码|号)|"
+                        r"\bsize\s*([a-z0-9]{1,4})\b")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_LATIN_WORD = re.compile(r"[a-z][a-z0-9\-]+")
+_STOP_CHARS = set("这那它吗呢吧么啊呀的了你我")
+_STOP_BIGRAMS = {"请问", "什么", "是不", "不是", "可以", "有没", "没有", "怎么", "多少", "一下", "是否", "一件", "一个"}
+_STOP_WORDS = {"is", "it", "the", "an", "what", "does", "do", "this", "that", "of", "in", "for", "to", "and", "or",
+               "any", "have", "has", "you", "your", "me", "my", "can", "be", "with", "how", "which", "its", "are",
+               "there", "on", "will", "would", "could", "about", "much", "many", "tell", "please", "product", "one"}
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)(?=\s|$)")
+
+
+def compare_key(key: str) -> str:
+    """Attribute keys naming the same thing share a key ("材质", "面料", "Material" -> "material")."""
+    k = key.strip().lower()
+    return _EXACT_KEY.get(k, k)
+
+
+def _concept_of(key: str) -> str | None:
+    k = key.strip().lower()
+    if k in _EXACT_KEY:
+        return _EXACT_KEY[k]
+    best = max(((len(ck), name) for ck, name in _EXACT_KEY.items() if len(ck) >= 2 and ck in k), default=None)
+    return best[1] if best else None
+
+
+def _has(text: str, word: str) -> bool:
+    """Whether `word` occurs in `text` (both lower case); Latin words must match whole."""
+    if re.search(r"[a-z]", word):
+        return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) is not None
+    return word in text
+
+
+@dataclass(frozen=True)
+class FoundFacts:
+    """What `find_facts` found: facts, a yes/no verdict when one follows from a value, and a note."""
+
+    facts: list[Fact]
+    verdict: bool | None
+    note: str
+    topics: list[str]  # concepts the question asks about
+    keywords: list[str]  # the words searched for in title, tags and description
+
+
+def _asked_sizes(question: str) -> list[str]:
+    found = [m.group(1) for m in _SIZE_UPPER.finditer(question)]
+    for m in _SIZE_CUED.finditer(question):
+        found.append(m.group(1) or m.group(2))
+    return list(dict.fromkeys(s.upper() for s in found if s))
+
+
+def _topics(q: str, sizes: list[str], colours: list[str]) -> list[str]:
+    hits: list[tuple[int, str]] = []
+    for c in CONCEPTS:
+        positions = [q.find(cue) for cue in c.cues if _has(q, cue)]
+        if positions:
+            hits.append((min(positions), c.name))
+    names = [n for _, n in sorted(hits)]
+    for extra, asked in (("size", sizes), ("color", colours)):
+        if asked and extra not in names:
+            names.append(extra)
+    return names
+
+
+def _verdict(p: Product, fact: Fact, topic: str, sizes: list[str], colours: list[str],
+             lang: str) -> tuple[bool | None, str]:
+    v = fact.value
+    zh = lang == "zh"
+    if topic == "size" and sizes and fact.source == "attributes":
+        offered = {s.upper() for s in split_values(v)}
+        yes = [s for s in sizes if s in offered]
+        no = [s for s in sizes if s not in offered]
+        parts = ([f"有{'/'.join(yes)}码" if zh else f"{'/'.join(yes)} is available"] if yes else []) + \
+                ([f"没有{'/'.join(no)}码" if zh else f"{'/'.join(no)} is not offered"] if no else [])
+        return not no, f"{'，'.join(parts) if zh else '; '.join(parts)}（{fact.field}：{v}）"
+    if topic == "color" and colours and fact.source == "attributes":
+        offered = {normalize_color(x) or x for x in split_values(v)} | set(colors_in_text(v))
+        missing = [c for c in colours if c not in offered]
+        names = "/".join(colours) if zh else "/".join(color_names_en(c) for c in colours)
+        if zh:
+            return not missing, f"{'有' if not missing else '没有'}{names}（{fact.field}：{v}）"
+        return not missing, f"{names}: {'available' if not missing else 'not offered'} ({fact.field}: {v})"
+    if topic == "stock" and fact.source == "stock" and p.stock is not None:
+        return p.stock > 0, v
+    if fact.source == "attributes":
+        norm = v.strip().lower()
+        if norm in _YES or norm in _NO:
+            yes = norm in _YES
+            return yes, (f"{'是' if yes else '否'}（{fact.field}：{v}）" if zh else
+                         f"{'yes' if yes else 'no'} ({fact.field}: {v})")
+    return None, ""
+
+
+def _field_fact(p: Product, name: str, lang: str) -> Fact | None:
+    value = {"price": price_text(p.price, p.currency, lang), "stock": stock_text(p.stock, lang),
+             "brand": p.brand, "category": p.category}[name]
+    return Fact(field_label(name, lang), value, name) if value else None
+
+
+def _keywords(q: str, topics: list[str], sizes: list[str], colours: list[str]) -> list[str]:
+    words: list[str] = []
+    for t in topics:
+        words += [c for c in _BY_NAME[t].cues if len(c) >= 2]
+    words += [c for c in colours] + [color_names_en(c) for c in colours] + [s.lower() for s in sizes if len(s) >= 2]
+    for run in _CJK_RUN.findall(q):
+        grams = [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
+        words += [g for g in grams if len(g) == 2 and not set(g) & _STOP_CHARS and g not in _STOP_BIGRAMS]
+    words += [w for w in _LATIN_WORD.findall(q) if w not in _STOP_WORDS and len(w) >= 3]
+    return list(dict.fromkeys(words))
+
+
+def _passages(p: Product) -> list[tuple[str, str]]:
+    units = [("title", p.title)] + [("tags", t) for t in p.tags]
+    units += [("description", s.strip()) for s in _SENTENCE_END.split(p.description) if s.strip()]
+    return units
+
+
+def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
+    """The catalog facts that answer `question` about `product` (see the module docstring); never a guess."""
+    q = question.strip().lower()
+    sizes = _asked_sizes(question)
+    colours = colors_in_text(question)
+    topics = _topics(q, sizes, colours)
+    facts: list[Fact] = []
+    verdict: bool | None = None
+    note = ""
+    for topic in topics:
+        concept = _BY_NAME[topic]
+        found = [f for f in [_field_fact(product, concept.field, lang)] if f] if concept.field else []
+        found += [Fact(k, v, "attributes") for k, v in product.attributes.items() if v and _concept_of(k) == topic]
+        for f in found:
+            if f not in facts:
+                facts.append(f)
+            if verdict is None:
+                verdict, note = _verdict(product, f, topic, sizes, colours, lang)
+    for k, v in product.attributes.items():  # an attribute named in the question, whatever its key
+        if v and len(k) >= 2 and k.lower() in q and Fact(k, v, "attributes") not in facts:
+            facts.append(Fact(k, v, "attributes"))
+    keywords = _keywords(q, topics, sizes, colours)
+    if not facts:
+        scored = []
+        for order, (source, text) in enumerate(_passages(product)):
+            score = sum(1 for w in keywords if _has(text.lower(), w))
+            if score:
+                scored.append((-score, order, Fact(field_label(source, lang), text, source)))
+        facts = [f for *_, f in sorted(scored, key=lambda s: (s[0], s[1]))[:2]]
+    if facts and not note:
+        note = "; ".join(f"{f.field}: {f.value}" for f in facts[:3])
+    return FoundFacts(facts=facts, verdict=verdict, note=note, topics=topics, keywords=keywords)
