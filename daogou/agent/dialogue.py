@@ -66,7 +66,7 @@ class Agent:
     """The shopping agent over a catalog index, with an optional local model for the words."""
 
     def __init__(self, index: CatalogIndex, *, writer: ReplyWriter | None = None, shop: str = "本店",
-                 k: int = 5, advice_tokens: int = 64, proposer: Callable[[str, DialogueState], ToolCall | None]
+                 k: int = 5, advice_tokens: int = 48, proposer: Callable[[str, DialogueState], ToolCall | None]
                  | None = None) -> None:
         self.index = index
         self.writer = writer

@@ -74,14 +74,15 @@ class ChatLLM(Protocol):
     last_stats: GenerationStats | None
 
     def stream(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
-               max_new_tokens: int = 160, temperature: float = 0.0, stop: list[str] | None = None) -> Iterator[str]:
-        """Yield generated text piece by piece."""
+               max_new_tokens: int = 160, temperature: float = 0.0, stop: list[str] | None = None,
+               stats: GenerationStats | None = None) -> Iterator[str]:
+        """Yield generated text piece by piece; fill `stats` when given."""
         ...
 
     def generate_json(self, messages: list[dict[str, Any]], schema: dict[str, Any], *,
                       tools: list[dict[str, Any]] | None = None, assistant_prefix: str = "",
-                      max_new_tokens: int = 128) -> Any:
-        """Return one JSON value that matches `schema`."""
+                      max_new_tokens: int = 128, stats: GenerationStats | None = None) -> Any:
+        """Return one JSON value that matches `schema`; fill `stats` when given."""
         ...
 
 
@@ -234,12 +235,13 @@ class LocalLLM:
     # ------------------------------------------------------------------------------------------- generation
     def stream(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
                max_new_tokens: int = 160, temperature: float = 0.0, stop: list[str] | None = None,
-               assistant_prefix: str = "") -> Iterator[str]:
+               assistant_prefix: str = "", stats: GenerationStats | None = None) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece (greedy unless `temperature` > 0).
 
         Pieces never split a multi-byte character; generation ends at an end-of-turn token, after
         `max_new_tokens`, or just before the first of the `stop` strings (which is not yielded).
-        The model lock is held while the generator runs: exhaust or close it.
+        The model lock is held while the generator runs: exhaust or close it. Timings go to `stats` (when
+        given) and `last_stats`.
         """
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={max_new_tokens} must be at least 1")
@@ -248,7 +250,7 @@ class LocalLLM:
         stops = [s for s in (stop or []) if s]
         ids = self.encode(self.render(messages, tools=tools, assistant_prefix=assistant_prefix))
         with self._lock, torch.no_grad():
-            stats, t0 = GenerationStats(), time.perf_counter()
+            stats, t0 = stats if stats is not None else GenerationStats(), time.perf_counter()
             cache, fed, logits = self._start(ids, stats)
             new: list[int] = []  # generated token ids
             emitted = 0  # characters of the decoded text already yielded
@@ -292,7 +294,7 @@ class LocalLLM:
 
     def generate_json(self, messages: list[dict[str, Any]], schema: dict[str, Any], *,
                       tools: list[dict[str, Any]] | None = None, assistant_prefix: str = "",
-                      max_new_tokens: int = 128) -> Any:
+                      max_new_tokens: int = 128, stats: GenerationStats | None = None) -> Any:
         """Greedy decoding constrained by xgrammar to the JSON `schema`; returns the parsed value.
 
         The prompt is `messages` (with `tools`) rendered by the chat template, then `assistant_prefix`
@@ -304,7 +306,7 @@ class LocalLLM:
         bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)  # (1, ceil(V/32)) int32
         ids = self.encode(self.render(messages, tools=tools, assistant_prefix=assistant_prefix))
         with self._lock, torch.no_grad():
-            stats, t0 = GenerationStats(), time.perf_counter()
+            stats, t0 = stats if stats is not None else GenerationStats(), time.perf_counter()
             cache, fed, logits = self._start(ids, stats)
             new: list[int] = []
             t_first = 0.0
@@ -363,7 +365,8 @@ class LocalLLM:
             try:
                 # compact separators, as the chat template writes JSON; no free whitespace to wander into
                 self._grammars[key] = self._xgr_compiler.compile_json_schema(
-                    json.dumps(schema, ensure_ascii=False), any_whitespace=False, separators=(", ", ": "), strict_mode=True)
+                    json.dumps(schema, ensure_ascii=False), any_whitespace=False, separators=(", ", ": "),
+                    strict_mode=True)
             except (RuntimeError, ValueError) as e:
                 raise ValueError(f"xgrammar cannot compile the JSON schema {key[:200]}: {e}") from e
         return self._grammars[key]

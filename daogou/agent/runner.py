@@ -15,10 +15,13 @@ from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.copywriter import write_copy
 from daogou.tools.details import answer_about_product, compare_products, product_details
 from daogou.tools.errors import ToolError
+from daogou.tools.facts import CORE_FIELDS, field_label
 from daogou.tools.recommend import Interaction, recommend_for_user, similar_products
 from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
 
-__all__ = ["ToolOutcome", "run_tool"]
+__all__ = ["RESULT_MARGIN", "ToolOutcome", "run_tool"]
+
+RESULT_MARGIN = 0.08  # chat shows only results within this of the best hybrid score (see SearchRequest.margin)
 
 
 @dataclass
@@ -78,6 +81,10 @@ def run_tool(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image
         return ToolOutcome(trace=f"{call.name} failed: {e}", lead=msg, error=str(e))
 
 
+def _label(name: str, lang: str) -> str:
+    return field_label(name, lang) if name in CORE_FIELDS else name
+
+
 def _need_product(lang: str) -> ToolOutcome:
     return ToolOutcome(trace="no product to act on", lead=render("messages", "need_product", lang=lang))
 
@@ -89,7 +96,7 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         return ToolOutcome(trace="no tool: small talk", lead=render("messages", "greeting", lang=lang), advise="")
     if call.name == "search_catalog":
         req = SearchRequest(text=a.get("query", ""), image=image if a.get("image") else None,
-                            filters=_args_filters(a), k=k)
+                            filters=_args_filters(a), k=k, margin=RESULT_MARGIN)
         result = search_products(index, req)
         cond = result.filters.describe()
         if result.relaxed:
@@ -134,7 +141,7 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         ans = answer_about_product(index, a["product_id"], a.get("question") or text, lang=lang)
         if ans.found:
             sep = "，" if lang == "zh" else ", "
-            facts = sep.join(f"{f.label}{'：' if lang == 'zh' else ': '}{f.value}" for f in ans.facts[:4])
+            facts = sep.join(f"{_label(f.field, lang)}{'：' if lang == 'zh' else ': '}{f.value}" for f in ans.facts[:4])
             lead = render("messages", "answer_found", lang=lang, title=ans.card.title, facts=facts)
             if ans.note:
                 lead += ("" if lang == "zh" else " ") + ans.note

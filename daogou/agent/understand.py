@@ -220,6 +220,11 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
     return r
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def _revise(state: DialogueState, new: Filters, text: str) -> tuple[Filters, list[str]]:
     """The state's constraints revised by what this turn says ("便宜点的", "换成蓝色", "not that brand")."""
     f = state.filters
@@ -231,7 +236,8 @@ def _revise(state: DialogueState, new: Filters, text: str) -> tuple[Filters, lis
         changes.update(price_min=new.price_min, price_max=new.price_max)
         notes.append("new price range")
     elif _CHEAPER.search(text):
-        anchor = focus.price if focus and focus.price is not None else (min(shown_prices) if shown_prices else None)
+        # cheaper than what the shopper is looking at: the focus product, else the middle of the list shown
+        anchor = focus.price if focus and focus.price is not None else (_median(shown_prices) if shown_prices else None)
         if anchor is not None:
             changes["price_max"] = round(anchor - 0.01, 2)
             notes.append(f"cheaper than {anchor:g}")

@@ -104,7 +104,7 @@ class CatalogFacts:
 def _flatten(args: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments with nested objects ({"filters": {...}}) lifted to the top level; top-level names win."""
     out: dict[str, Any] = {}
-    for key, value in args.items():
+    for value in args.values():
         if isinstance(value, Mapping):
             for k, v in _flatten(value).items():
                 out.setdefault(k, v)
@@ -231,6 +231,11 @@ def product_violations(p: Mapping[str, Any], checks: Mapping[str, Any]) -> list[
         have = {normalize_color(v) or v for v in split_values(attrs.get("颜色", ""))}
         if not have & {normalize_color(str(c)) or str(c) for c in wanted}:
             bad(f"colour {attrs.get('颜色', 'none')!r} is not {' or '.join(map(str, wanted))}")
+    if checks.get("tag"):
+        wanted_tags = checks["tag"] if isinstance(checks["tag"], list) else [checks["tag"]]
+        tags = {str(t).lower() for t in p.get("tags") or []}
+        if not tags & {str(t).lower() for t in wanted_tags}:
+            bad(f"({p.get('title')}) is not a {' or '.join(map(str, wanted_tags))}")
     if checks.get("size") and str(checks["size"]).upper() not in _split_sizes(attrs.get("尺码", "")):
         bad(f"sizes {attrs.get('尺码', 'none')!r} lack {checks['size']}")
     brand = str(p.get("brand") or "").lower()

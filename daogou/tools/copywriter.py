@@ -70,8 +70,8 @@ _MATERIAL_SYNONYMS = sorted(((s, canon) for canon, syns in MATERIALS.items() for
 # words holding a colour character that are not colours (vocab.colors_in_text masks a few more)
 _COLOUR_NOISE = ("蓝牙", "美白", "亮白", "白皙", "黄油", "紫外线", "白天", "红外", "绿色环保", "绿色健康", "红人",
                  "黑头", "白开水", "蛋白", "灰度")
-_NUMBER = re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)(\s*(?:%|％|元|块|折|毫升|ml|升|克|千克|公斤|kg|g|厘米|cm|毫米|mm|"
-                     r"英寸|寸|小时|天|年|个月|码|号|mah|w|件|片|支|包|瓶))?", re.I)
+_UNITS = "%|％|元|块|折|毫升|ml|升|克|千克|公斤|kg|g|厘米|cm|毫米|mm|英寸|寸|小时|天|年|个月|码|号|mah|w|件|片|支|包|瓶"
+_NUMBER = re.compile(rf"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)(\s*(?:{_UNITS}))?", re.I)
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])(?![。！？!?；;])|(?<=\.)(?=\s)")
 
 

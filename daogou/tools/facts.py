@@ -181,7 +181,7 @@ class FoundFacts:
     verdict: bool | None
     note: str
     topics: list[str]  # concepts the question asks about
-    keywords: list[str]  # the words searched for in title, tags and description
+    keywords: list[str]  # the question's own content words, searched for in title, tags and description
 
 
 def _asked_sizes(question: str) -> list[str]:
@@ -214,7 +214,8 @@ def _verdict(p: Product, fact: Fact, topic: str, sizes: list[str], colours: list
         no = [s for s in sizes if s not in offered]
         parts = ([f"有{'/'.join(yes)}码" if zh else f"{'/'.join(yes)} is available"] if yes else []) + \
                 ([f"没有{'/'.join(no)}码" if zh else f"{'/'.join(no)} is not offered"] if no else [])
-        return not no, f"{'，'.join(parts) if zh else '; '.join(parts)}（{fact.field}：{v}）"
+        said = f"{'，'.join(parts)}（{fact.field}：{v}）" if zh else f"{'; '.join(parts)} ({fact.field}: {v})"
+        return not no, said
     if topic == "color" and colours and fact.source == "attributes":
         offered = {normalize_color(x) or x for x in split_values(v)} | set(colors_in_text(v))
         missing = [c for c in colours if c not in offered]
@@ -239,16 +240,31 @@ def _field_fact(p: Product, name: str, lang: str) -> Fact | None:
     return Fact(field_label(name, lang), value, name) if value else None
 
 
-def _keywords(q: str, topics: list[str], sizes: list[str], colours: list[str]) -> list[str]:
+def _keyword_groups(q: str, topics: list[str], sizes: list[str],
+                    colours: list[str]) -> tuple[list[tuple[str, ...]], int]:
+    """Words to look for in the product's text, grouped: a passage scores one point per group it hits.
+
+    A topic's cue words (both languages) form one group; each asked colour, each asked size and each
+    remaining content word of the question (CJK bigrams, Latin words) is a group of its own. Returns the
+    groups and how many of them (at the front) are named topics, colours or sizes.
+    """
+    groups = [tuple(c for c in _BY_NAME[t].cues if len(c) >= 2) for t in topics]
+    groups += [(c, color_names_en(c)) for c in colours] + [(s.lower(),) for s in sizes if len(s) >= 2]
+    groups = [g for g in groups if g]
+    n_named = len(groups)
     words: list[str] = []
-    for t in topics:
-        words += [c for c in _BY_NAME[t].cues if len(c) >= 2]
-    words += [c for c in colours] + [color_names_en(c) for c in colours] + [s.lower() for s in sizes if len(s) >= 2]
     for run in _CJK_RUN.findall(q):
-        grams = [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
-        words += [g for g in grams if len(g) == 2 and not set(g) & _STOP_CHARS and g not in _STOP_BIGRAMS]
-    words += [w for w in _LATIN_WORD.findall(q) if w not in _STOP_WORDS and len(w) >= 3]
-    return list(dict.fromkeys(words))
+        words += [run[i:i + 2] for i in range(len(run) - 1)]
+    words += _LATIN_WORD.findall(q)
+    seen = {w for g in groups for w in g}
+    for w in dict.fromkeys(words):
+        if w.isascii():
+            stop = w in _STOP_WORDS or len(w) < 3
+        else:
+            stop = bool(set(w) & _STOP_CHARS) or w in _STOP_BIGRAMS
+        if not stop and w not in seen:
+            groups.append((w,))
+    return groups, n_named
 
 
 def _passages(p: Product) -> list[tuple[str, str]]:
@@ -278,14 +294,19 @@ def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
     for k, v in product.attributes.items():  # an attribute named in the question, whatever its key
         if v and len(k) >= 2 and k.lower() in q and Fact(k, v, "attributes") not in facts:
             facts.append(Fact(k, v, "attributes"))
-    keywords = _keywords(q, topics, sizes, colours)
+    groups, n_named = _keyword_groups(q, topics, sizes, colours)
+    named = groups[:n_named]  # when the question names a topic, a passage must speak of it, not just share words
     if not facts:
+        cjk_question = bool(_CJK_RUN.search(q))
         scored = []
         for order, (source, text) in enumerate(_passages(product)):
-            score = sum(1 for w in keywords if _has(text.lower(), w))
-            if score:
-                scored.append((-score, order, Fact(field_label(source, lang), text, source)))
-        facts = [f for *_, f in sorted(scored, key=lambda s: (s[0], s[1]))[:2]]
+            low = text.lower()
+            hits = [g for g in groups if any(_has(low, w) for w in g)]
+            if hits and (not n_named or any(g in named for g in hits)):
+                other_script = bool(_CJK_RUN.search(text)) != cjk_question  # prefer the question's language
+                scored.append((-len(hits), other_script, order, Fact(field_label(source, lang), text, source)))
+        facts = [s[-1] for s in sorted(scored, key=lambda s: s[:3])[:2]]
     if facts and not note:
         note = "; ".join(f"{f.field}: {f.value}" for f in facts[:3])
+    keywords = [g[0] for g in groups[n_named:]]
     return FoundFacts(facts=facts, verdict=verdict, note=note, topics=topics, keywords=keywords)

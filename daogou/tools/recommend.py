@@ -225,9 +225,12 @@ def _fallback(index: CatalogIndex, filters: Filters, k: int) -> list[tuple[str, 
 
 
 def recommend_for_user(index: CatalogIndex, interactions: Sequence[Interaction], *, k: int = 10,
-                       filters: Filters = Filters(), diversity: float = 0.3,
-                       half_life_s: float | None = None) -> SearchResult:
+                       filters: Filters = Filters(), diversity: float = 0.3, half_life_s: float | None = None,
+                       exclude_seen: bool = False) -> SearchResult:
     """Products for this shopper: cosine to their user vector, bought/disliked left out, MMR with λ = 1 − diversity.
+
+    Viewed, clicked, liked and carted products stay eligible (the shopper may still buy them) unless
+    `exclude_seen` is set ("show me something else"); `half_life_s` is passed to `user_vector`.
 
     With no usable history, falls back to in-stock picks spread across categories (the trace says so; the
     catalog has no sales figures, so these are not "best sellers").
@@ -236,12 +239,13 @@ def recommend_for_user(index: CatalogIndex, interactions: Sequence[Interaction],
     if not 0.0 <= diversity <= 1.0:
         raise ToolError(f"diversity={diversity} is out of range. Use a number from 0 (pure relevance) to 1.")
     index.refresh()
-    excluded = [i.product_id for i in interactions if i.event in _EXCLUDING_EVENTS]
+    excluded = [i.product_id for i in interactions if exclude_seen or i.event in _EXCLUDING_EVENTS]
     known_excluded, _ = resolve_ids(index, excluded)
     eligible = _with_excluded(filters, known_excluded)
     mask = index.mask(eligible)
     n_eligible = int(mask.sum())
-    skip = f"; {len(known_excluded)} bought/disliked left out" if known_excluded else ""
+    what = "already seen" if exclude_seen else "bought/disliked"
+    skip = f"; {len(known_excluded)} {what} left out" if known_excluded else ""
     uvec = user_vector(index, interactions, half_life_s=half_life_s)
 
     if uvec is None:
