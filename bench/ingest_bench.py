@@ -26,6 +26,7 @@ from common import (
     TimedProxy,
     Timings,
     bench_home,
+    cpu_seconds,
     force_offline,
     format_facts,
     ingest_split,
@@ -57,13 +58,14 @@ def run_ingest(name: str, catalog: Path, store: Any, settings: Any, t: Timings) 
     from daogou.ingest.pipeline import ingest_catalogs
 
     t.reset()
-    load = load_average()
+    load, c0 = load_average(), cpu_seconds()
     with Stopwatch() as sw:
         report = ingest_catalogs([catalog], store, settings, progress=False)
+    cpu = cpu_seconds() - c0
     row: dict[str, Any] = {
         "run": name, "products": report.read, "written": report.written, "unchanged": report.unchanged,
         "seconds": round(sw.s, 2), "products_per_s": rate(report.read, sw.s),
-        "ms_per_product": round(sw.ms / max(report.read, 1), 1), **ingest_split(t, sw.s),
+        "ms_per_product": round(sw.ms / max(report.read, 1), 1), "cpu_s": round(cpu, 2), **ingest_split(t, sw.s),
         "stored": store.count(), "stored_images": store.count_images(),
         "image_problems": len(report.image_problems), "rejected": len(report.rejected),
         "rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(), "load_avg": load,
@@ -141,7 +143,7 @@ def print_report(result: dict[str, Any]) -> None:
     print()
     print(table(result["rows"], [
         ("run", "run"), ("products", "products"), ("written", "written"), ("unchanged", "unchanged"),
-        ("seconds", "total s"), ("products_per_s", "products/s"), ("ms_per_product", "ms/product"),
+        ("seconds", "total s"), ("products_per_s", "products/s"), ("ms_per_product", "ms/product"), ("cpu_s", "CPU s"),
         ("text_embed_s", "text emb s"), ("image_embed_s", "img emb s"), ("chroma_write_s", "chroma w s"),
         ("chroma_read_s", "chroma r s"), ("other_s", "other s"), ("stored_images", "img vecs"),
         ("peak_rss_mib", "peak RSS MiB"),

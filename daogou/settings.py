@@ -23,6 +23,7 @@ class Settings:
 
     home: Path = field(default_factory=_default_home)  # models cache, default store, sessions
     store_dir: Path | None = None  # embedded Chroma folder; None -> <home>/store
+    models_path: Path | None = None  # assembled/converted models; None -> <home>/models
     chroma_host: str | None = None  # set -> use a Chroma server (HttpClient) instead of the folder
     chroma_port: int = 8000  # Chroma server port when chroma_host is set
     ephemeral: bool = False  # in-memory Chroma (tests)
@@ -46,7 +47,7 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         """Folder of assembled / converted model files."""
-        return self.home / "models"
+        return self.models_path if self.models_path is not None else self.home / "models"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -67,6 +68,8 @@ class Settings:
                          ("llm_model", "DAOGOU_LLM_MODEL"), ("shop_name", "DAOGOU_SHOP_NAME")):
             if env.get(var):
                 values[key] = env[var]
+        if env.get("DAOGOU_MODELS"):
+            values["models_path"] = Path(env["DAOGOU_MODELS"])
         if env.get("DAOGOU_LLM_PATH"):
             values["llm_path"] = Path(env["DAOGOU_LLM_PATH"])
         if env.get("DAOGOU_THREADS"):

@@ -39,8 +39,8 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from daogou.agent.llm import ChatLLM, GenerationError, GenerationStats
 from daogou.prompts import load_prompts, render
 
-__all__ = ["RESPOND", "TOOL_CALL_PREFIX", "LocalChatModel", "allowed_tools", "decision_schema", "parse_decision",
-           "pick_examples", "to_chat_messages"]
+__all__ = ["RESPOND", "TOOL_CALL_PREFIX", "LocalChatModel", "allowed_tools", "compact_schema", "decision_schema",
+           "parse_decision", "pick_examples", "to_chat_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,32 @@ def allowed_tools(tool_choice: Any, names: Sequence[str]) -> tuple[list[str], bo
         return [name], False
     raise ValueError(f"tool_choice={tool_choice!r} is not valid; use None, 'auto', 'none', 'any', 'required' or "
                      f"one of the bound tools: {list(names)}")
+
+
+def compact_schema(node: Any) -> Any:
+    """A shorter, equivalent-or-stricter JSON schema: no titles, no null defaults, `X | None` -> `X`.
+
+    Pydantic writes optional fields as `anyOf: [X, {"type": "null"}]` with `default: null`; an optional
+    argument is better left out than set to null, and the tool list in the prompt gets about half as long.
+    """
+    if isinstance(node, list):
+        return [compact_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if (key == "title" and isinstance(value, str)) or (key == "default" and value is None):
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: compact_schema(sub) for name, sub in value.items()}  # names are not keywords
+        else:
+            out[key] = compact_schema(value)
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        rest = {k: v for k, v in out.items() if k != "anyOf"}
+        out = {**other, **rest} if isinstance(other, dict) else out
+    return out
 
 
 def _prefixed_refs(node: Any, old: str, new: str) -> Any:
@@ -245,13 +271,14 @@ class LocalChatModel(BaseChatModel):
 
     def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], *,
                    tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools (LangChain tools, functions, pydantic models or OpenAI tool dicts) for constrained calls."""
-        formatted = [convert_to_openai_tool(t) for t in tools]
+        """Bind tools (LangChain tools, functions, pydantic models or OpenAI tool dicts) for constrained calls.
+
+        Their schemas are compacted (`compact_schema`): the model sees, and is constrained by, the short form.
+        """
+        formatted = [compact_schema(convert_to_openai_tool(t)) for t in tools]
         names = [_tool_name(t) for t in formatted]
         if RESPOND in names:
             raise ValueError(f"a tool may not be named {RESPOND!r}: that name means 'answer without a tool'")
-        if len(set(names)) != len(names):
-            raise ValueError(f"tool names must be unique, got {names}")
         allowed_tools(tool_choice, names)  # fail now on a bad tool_choice, not at the first call
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 

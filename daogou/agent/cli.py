@@ -265,6 +265,40 @@ def eval_retrieval(
         typer.echo(f"{m:<10}{r['ndcg@10']:>10.3f}{r['mrr@10']:>10.3f}{r['recall@10']:>11.3f}{r['n']:>6}")
 
 
+@eval_app.command("dialogues")
+def eval_dialogues(
+    suite: Annotated[Path, typer.Option("--suite", help="Folder of dialogue YAML files (+ catalog_extra.jsonl).")]
+    = Path("tests/dialogues"),
+    only: Annotated[list[str] | None, typer.Option("--only", help="Dialogue ids, tags or groups to run.")] = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Fixed sentences only, no language model.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", help="Print each turn as it finishes.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the scripted dialogue suite against the agent on the demo catalog: pass rates per behaviour, latency."""
+    from daogou.agent.factory import make_writer
+    from daogou.evals.agent_suite import run_dialogue_eval
+    from daogou.evals.dialogue_report import format_report
+
+    if not suite.is_dir():
+        raise _fail(f"{suite} is not a folder of dialogue files; pass --suite tests/dialogues from the repo root")
+    settings = _settings(None)
+    if no_llm:
+        settings = settings.with_(llm="none")
+
+    def progress(dialogue_id: str, result: object) -> None:
+        typer.echo(f"{dialogue_id}: {result}", err=True)
+
+    report, latency = run_dialogue_eval(settings, suite, writer=make_writer(settings), only=only,
+                                        on_turn=progress if verbose else None)
+    if as_json:
+        typer.echo(json.dumps({"report": report.to_dict(), "latency_ms": latency}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(format_report(report))
+    typer.echo("\nlatency (ms)      p50      p95    n")
+    for key, v in latency.items():
+        typer.echo(f"{key:<14}{v['p50']:>9.0f}{v['p95']:>9.0f}{v['n']:>5}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -50,6 +50,8 @@ ARG_ALIASES: dict[str, tuple[str, ...]] = {
     "language": ("language", "lang"),
 }
 _BRAND_KEYS = {"brand", "exclude_brands"}
+_SIZE_WORDS = {"small": "S", "medium": "M", "large": "L", "extra large": "XL", "x-large": "XL", "xx-large": "XXL",
+               "小号": "S", "中号": "M", "大号": "L", "加大号": "XL"}
 _ID_KEYS = {"product_id", "product_ids", "exclude_ids"}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -65,7 +67,8 @@ class CatalogFacts:
     titles: tuple[str, ...]  # lower-cased full titles and their " / "-separated halves
     names: frozenset[str]  # lower-cased tags, categories, brands (and halves), attribute values
     type_words: tuple[str, ...]  # tags that occur in one category only: what a product-name claim contains
-    strip_terms: tuple[str, ...]  # catalog strings removed before judging reply language, longest first
+    strip_terms: tuple[str, ...]  # catalog strings (titles, brands, categories, tags, attributes) removed
+    # before judging a reply's language, longest first
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> CatalogFacts:
@@ -87,11 +90,14 @@ class CatalogFacts:
             brand = r.get("brand") or ""
             names.update(p.lower() for p in [brand, *brand.split()] if p)
             names.add(str(r.get("category") or "").lower())
+            strip.add(str(r.get("category") or ""))
             for key, value in (r.get("attributes") or {}).items():
                 strip.update([str(key), str(value)])
                 names.add(str(value).lower())
             for tag in r.get("tags") or []:
                 names.add(str(tag).lower())
+                if _CJK.search(str(tag)):  # English tags ("dress") are words an English reply uses itself
+                    strip.add(str(tag))
                 tag_cats.setdefault(str(tag).lower(), set()).add(str(r.get("category") or ""))
         type_words = tuple(sorted((t for t, cats in tag_cats.items() if len(cats) == 1 and len(t) >= 2),
                                   key=len, reverse=True))
@@ -161,8 +167,8 @@ def value_matches(key: str, want: Any, got: Any) -> bool:
 
     Lists: every expected element must be matched by some actual element. Numbers compare numerically.
     `{contains_any: [...]}`, `{any_of: [...]}`, `{lt: x}` and `{le: x}` are operators. Colours compare as
-    canonical colours (红 == red == 红色), categories through their aliases, brands by containment (踏风 ==
-    "踏风 Tafeng"), ids case-insensitively, other text case-insensitively.
+    canonical colours (红 == red == 红色), categories through their aliases, sizes through size words
+    (medium == M), brands by containment (踏风 == "踏风 Tafeng"), ids and other text case-insensitively.
     """
     if isinstance(want, Mapping):
         return _operator_matches(key, want, got)
@@ -183,6 +189,8 @@ def value_matches(key: str, want: Any, got: Any) -> bool:
         return (cw or w) == (cg or g)
     if key == "category":
         return _category(w) == _category(g)
+    if key == "size":
+        return _SIZE_WORDS.get(w, w).upper() == _SIZE_WORDS.get(g, g).removesuffix("码").removesuffix("号").upper()
     if key in _BRAND_KEYS:
         return bool(w and g) and (w in g or g in w)
     if key in _ID_KEYS:
@@ -260,7 +268,7 @@ _PRICE_NUM = re.compile(
     re.IGNORECASE)
 _CURRENCY_AFTER = re.compile(r"\s*(?:元|块|rmb\b|cny\b|yuan\b|kuai\b)", re.IGNORECASE)
 _UNIT_AFTER = re.compile(
-    r"(?:[A-Za-z%×]|小时|英寸|毫升|公斤|厘米|[寸码号片件岁个款种条双只本年月日周天折分秒层人位色倍次度升克斤米期名家套颗瓶盒包支张项处粒枚台部辆道]"
+    r"(?:[A-Za-z%×]|\s?(?:小时|英寸|毫升|公斤|厘米|[寸码号片件岁个款种条双只本年月日周天折分秒层人位色倍次度升克斤米期名家套颗瓶盒包支张项处粒枚台部辆道])"
     r"|\s(?:items?|options?|products?|results?|pieces?|pcs|hours?|days?|inch(?:es)?|colou?rs?|sizes?|shades?"
     r"|years?|months?|weeks?|people|kids?|ml|g|kg|cm|mm|l|gb|tb|mah|of\b|in stock|left|units?))",
     re.IGNORECASE)
@@ -305,13 +313,14 @@ def check_grounding(text: str, shown: Sequence[Mapping[str, Any]], user_texts: S
 
     `shown`: every product shown in the dialogue so far (this turn included); `user_texts`: every shopper
     message so far. A currency-marked number (¥199, 199元, 199 yuan) must be a shown price, a number the
-    shopper said, or the sum/difference of two shown prices (rounding to a whole number is fine). A bare
-    number not followed by a unit is treated the same way, except that small counts (<= 10) and numbers in
-    shown products' titles, attributes and stock are also fine.
+    shopper said, the sum or difference of two shown prices, or a shown price minus a number the shopper
+    said ("1088 over your budget"); rounding to a whole number is fine. A bare number not followed by a unit
+    is held to the same rule, except that small counts (<= 10) and numbers in shown products' titles,
+    attributes and stock are also fine.
     """
     prices = [float(p["price"]) for p in shown if p.get("price") is not None]
     said = set().union(*(_numbers_said(t) for t in user_texts)) if user_texts else set()
-    derived = {abs(a - b) for a in prices for b in prices} | {a + b for a in prices for b in prices}
+    derived = {abs(a - b) for a in prices for b in [*prices, *said]} | {a + b for a in prices for b in prices}
     price_ok = set(prices) | said | derived
     facts_nums = {float(n) for p in shown for s in [str(p.get("title") or ""),
                                                        *map(str, (p.get("attributes") or {}).values())]
@@ -367,10 +376,11 @@ def _fmt(x: float) -> str:
 
 # ---------------------------------------------------------------------------------------------- language
 def detect_language(text: str, facts: CatalogFacts) -> tuple[str | None, float]:
-    """("zh" | "en" | None, CJK share) of a reply, after removing catalog titles, brands and attribute values.
+    """("zh" | "en" | None, CJK share) of a reply, after removing catalog titles, brands, categories, tags and
+    attribute keys and values (an English reply may quote them in Chinese).
 
     share = Han characters / (Han characters + Latin words of 2+ letters). zh when share >= 0.5, en when
-    share <= 0.2; in between (a mixed reply) or with no words at all, None.
+    share < 0.35; in between (a mixed reply) or with no words at all, None.
     """
     t = re.sub(r"https?://\S+", " ", text)
     t = _PRODUCT_ID.sub(" ", t)
@@ -382,7 +392,7 @@ def detect_language(text: str, facts: CatalogFacts) -> tuple[str | None, float]:
     if han + words == 0:
         return None, 0.0
     share = han / (han + words)
-    return ("zh" if share >= 0.5 else "en" if share <= 0.2 else None), round(share, 3)
+    return ("zh" if share >= 0.5 else "en" if share < 0.35 else None), round(share, 3)
 
 
 # ---------------------------------------------------------------------------------------------- honesty

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from daogou.evals.dialogue_checks import (
     CatalogFacts,
@@ -26,7 +26,7 @@ from daogou.evals.dialogue_report import Failure
 if TYPE_CHECKING:
     from daogou.evals.dialogues import Expect, Turn
 
-__all__ = ["REF", "RefError", "check_turn", "literal_ids", "resolve"]
+__all__ = ["REF", "RefError", "TurnCheck", "check_turn", "literal_ids", "resolve"]
 
 REF = re.compile(r"^@(prev|turn(\d+))\.(ids|max_price|min_price|(\d+|last)(?:\.(id|price|brand|category|title"
                   r"|attr\.(.+)))?)$")
@@ -35,6 +35,16 @@ _LITERAL_ID = re.compile(r"^P\d+$")
 
 class RefError(ValueError):
     """An @reference that cannot be resolved, e.g. @prev.2 when the previous turn showed one product."""
+
+
+class TurnCheck(NamedTuple):
+    """What `check_turn` found: failures, and what the turn showed, called, said and looked up."""
+
+    failures: list[Failure]
+    shown: list[dict[str, Any]]  # products shown, in display order (missing card fields filled from the catalog)
+    called: list[str]  # tool names, in call order
+    text: str
+    looked_up: list[dict[str, Any]]  # catalog rows of the product ids passed to tools (grounding sources)
 
 
 def _turn_products(m: re.Match[str], history: Sequence[Sequence[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
@@ -161,11 +171,19 @@ def _parse_output(out: Any, facts: CatalogFacts) -> tuple[str, list[dict[str, An
 
 
 def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequence[Sequence[Mapping[str, Any]]],
-               user_texts: Sequence[str], facts: CatalogFacts
-               ) -> tuple[list[Failure], list[dict[str, Any]], list[str], str]:
-    """(failures, products shown, tools called, reply text) of one turn's output against its expectations."""
+               user_texts: Sequence[str], facts: CatalogFacts, sources: Sequence[Mapping[str, Any]] = ()
+               ) -> TurnCheck:
+    """Check one turn's output against its expectations.
+
+    `history`: products shown by each earlier turn (what @references and grounding see); `user_texts`: the
+    shopper's messages so far, this one included; `sources`: products earlier turns looked up without showing
+    them (their facts may be quoted too).
+    """
     text, shown, calls, failures = _parse_output(out, facts)
     called = [name for name, _ in calls]
+    looked_up = [facts.rows[i] for i in dict.fromkeys(_ids_in([a for _, a in calls])) if i in facts.rows]
+    if not isinstance(out, Mapping):
+        return TurnCheck(failures, shown, called, text, looked_up)
 
     def fail(check: str, reason: str) -> None:
         failures.append(Failure(check, reason))
@@ -201,7 +219,7 @@ def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequen
     if e.products is not None:
         _check_products(e.products.model_dump(exclude_none=True), shown, ref, fail)
     if e.grounded:
-        so_far = [p for turn in history for p in turn] + shown
+        so_far = [p for turn in history for p in turn] + list(sources) + looked_up + shown
         for reason in check_grounding(text, so_far, user_texts, facts):
             fail("grounded", reason)
     lang = e.language or dialogue_language
@@ -210,7 +228,17 @@ def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequen
         if got != lang:
             fail("language", f"expected a {lang} reply, got {got or 'mixed/none'} (CJK share {share})")
     _check_text(e, text, ref, fail)
-    return failures, shown, called, text
+    return TurnCheck(failures, shown, called, text, looked_up)
+
+
+def _ids_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value.upper()] if _LITERAL_ID.match(value.upper()) else []
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return [i for v in value for i in _ids_in(v)]
+    return []
 
 
 def _check_products(checks: dict[str, Any], shown: list[dict[str, Any]], ref: Any, fail: Any) -> None:

@@ -35,6 +35,8 @@ __all__ = [
     "SuiteReport",
     "Turn",
     "TurnFn",
+    "TurnResult",
+    "catalog_problems",
     "format_report",
     "load_catalog_rows",
     "load_dialogues",
@@ -228,8 +230,9 @@ def _load_file(path: Path) -> DialogueFile:
 
 def load_dialogues(paths: Iterable[Path]) -> list[DialogueFile]:
     """Load and validate dialogue files (a folder means all its *.yaml); dialogue ids must be unique."""
+    paths = [Path(p) for p in paths]
     files: list[Path] = []
-    for p in map(Path, paths):
+    for p in paths:
         files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     if not files:
         raise DialogueFormatError(f"no dialogue files in {[str(p) for p in paths]}; pass *.yaml files or folders")
@@ -279,16 +282,18 @@ def catalog_problems(files: Sequence[DialogueFile], facts: CatalogFacts) -> list
 
 
 def run_suite(turn_fn: TurnFn, paths: Iterable[Path], catalog_rows: Iterable[Any], *,
-              only: Iterable[str] | None = None, image_root: Path | None = None) -> SuiteReport:
+              only: str | Iterable[str] | None = None, image_root: Path | None = None,
+              on_turn: Callable[[str, TurnResult], None] | None = None) -> SuiteReport:
     """Run every dialogue through `turn_fn` (a fresh session each) and check every turn.
 
     `catalog_rows`: the catalog the agent serves (dicts or Products) — the demo catalog plus
-    tests/dialogues/catalog_extra.jsonl; `only`: dialogue ids or tags to run; `image_root`: folder that
-    relative image paths are resolved against (not needed with `load_catalog_rows`).
+    tests/dialogues/catalog_extra.jsonl; `only`: dialogue ids, tags or groups to run; `image_root`: folder
+    that relative image paths are resolved against (not needed with `load_catalog_rows`); `on_turn`: called
+    with (dialogue id, result) after every turn, e.g. to print progress during a long run.
     """
     files = load_dialogues(paths)
     facts = CatalogFacts.from_rows(_rows(catalog_rows))
-    wanted = set(only or ())
+    wanted = {only} if isinstance(only, str) else set(only or ())
     selected = [(df, d) for df in files for d in df.dialogues
                 if not wanted or d.id in wanted or wanted & set(d.tags) or df.group in wanted]
     problems = catalog_problems([df.model_copy(update={"dialogues": [d for f, d in selected if f is df]})
@@ -296,7 +301,8 @@ def run_suite(turn_fn: TurnFn, paths: Iterable[Path], catalog_rows: Iterable[Any
     if problems:
         raise DialogueFormatError("dialogues refer to products the catalog lacks (ingest the demo catalog and "
                                   "tests/dialogues/catalog_extra.jsonl):\n" + "\n".join(problems))
-    return SuiteReport(dialogues=[_run_dialogue(turn_fn, df.group, d, facts, image_root) for df, d in selected])
+    return SuiteReport(dialogues=[_run_dialogue(turn_fn, df.group, d, facts, image_root, on_turn)
+                                  for df, d in selected])
 
 
 def _image_path(pid: str, facts: CatalogFacts, image_root: Path | None) -> Path:
@@ -304,31 +310,38 @@ def _image_path(pid: str, facts: CatalogFacts, image_root: Path | None) -> Path:
     return image if image.is_absolute() or image_root is None else image_root / image
 
 
-def _run_dialogue(turn_fn: TurnFn, group: str, d: Dialogue, facts: CatalogFacts,
-                  image_root: Path | None) -> DialogueResult:
+def _run_dialogue(turn_fn: TurnFn, group: str, d: Dialogue, facts: CatalogFacts, image_root: Path | None,
+                  on_turn: Callable[[str, TurnResult], None] | None) -> DialogueResult:
     session = f"{d.id}-{uuid.uuid4().hex[:8]}"
     history: list[list[dict[str, Any]]] = []  # products shown per turn
+    sources: list[dict[str, Any]] = []  # products looked up by id without being shown
     user_texts: list[str] = []
     results: list[TurnResult] = []
     broken: str | None = None
     for n, turn in enumerate(d.turns, 1):
         user_texts.append(turn.user)
+        shown: list[dict[str, Any]] = []
         if broken:
-            results.append(TurnResult(n, turn.user, [Failure("run", f"not run: {broken}")]))
-            history.append([])
-            continue
-        image = _image_path(turn.image, facts, image_root) if turn.image else None
-        t0 = time.perf_counter()
-        try:
-            out = turn_fn(session, turn.user, image)
-        except Exception as e:  # noqa: BLE001 — a crashing agent is a failed turn in the report, not a crash
-            broken = f"turn {n} raised {type(e).__name__}: {e}"
-            results.append(TurnResult(n, turn.user, [Failure("run", broken)], ms=(time.perf_counter() - t0) * 1e3))
-            history.append([])
-            continue
-        ms = (time.perf_counter() - t0) * 1e3
-        failures, shown, called, text = check_turn(out, turn.expect, d.language, history, user_texts, facts)
+            result = TurnResult(n, turn.user, [Failure("run", f"not run: {broken}")])
+        else:
+            image = _image_path(turn.image, facts, image_root) if turn.image else None
+            t0 = time.perf_counter()
+            try:
+                out = turn_fn(session, turn.user, image)
+            except Exception as e:  # noqa: BLE001 — a crashing agent is a failed turn in the report, not a crash
+                broken = f"turn {n} raised {type(e).__name__}: {e}"
+                out = None
+            ms = (time.perf_counter() - t0) * 1e3
+            if broken:
+                result = TurnResult(n, turn.user, [Failure("run", broken)], ms=ms)
+            else:
+                got = check_turn(out, turn.expect, d.language, history, user_texts, facts, sources)
+                sources += got.looked_up
+                shown = got.shown
+                result = TurnResult(n, turn.user, got.failures, tools=got.called,
+                                    product_ids=[p["id"] for p in got.shown], text=got.text, ms=ms)
         history.append(shown)
-        results.append(TurnResult(n, turn.user, failures, tools=called, product_ids=[p["id"] for p in shown],
-                                  text=text, ms=ms))
+        results.append(result)
+        if on_turn is not None:
+            on_turn(d.id, result)
     return DialogueResult(id=d.id, group=group, tags=list(d.tags), language=d.language, turns=results)

@@ -162,6 +162,7 @@ def parse_copy(text: str) -> ParsedCopy:
     ok = bool(title or points or desc)
     if not ok:
         return ParsedCopy(title="", selling_points=[], description=_clean(text), ok=False)
+    points = list(dict.fromkeys(points))  # small models repeat a line until they run out of tokens
     return ParsedCopy(title=title, selling_points=points[:3], description=_join(desc or loose), ok=True)
 
 

@@ -24,6 +24,7 @@ from daogou.tools.facts import (
     find_facts,
     product_facts,
     stock_text,
+    topic_label,
 )
 from daogou.tools.search import ProductCard
 
@@ -75,7 +76,7 @@ class AnswerResult:
     facts: list[Fact]
     found: bool
     verdict: bool | None = None  # a yes/no question resolved against the value, else None
-    note: str = ""  # one line for the model: the verdict and its reason, or that the catalog does not say
+    note: str = ""  # the yes/no verdict with its reason; or, when found=False, that the catalog does not say; else ""
     trace: str = ""
     topics: list[str] = field(default_factory=list)  # what the question was understood to ask about
 
@@ -178,8 +179,9 @@ def answer_about_product(index: CatalogIndex, product_id: str, question: str, *,
     topics = found.topics or found.keywords
     if not found.facts:
         about = ", ".join(topics) if topics else repr(q)
-        note = (f"目录里没有写 {about}，不要猜测，请如实告诉顾客。" if lang == "zh" else
-                f"The catalog does not say ({about}); do not guess, tell the shopper it is not listed.")
+        said = "、".join(topic_label(t, lang) for t in found.topics) if found.topics else q
+        note = (f"商品资料里没有写{said}，不要猜测，请如实告诉顾客。" if lang == "zh" else
+                f"The catalog does not say ({said}); do not guess, tell the shopper it is not listed.")
         trace = f"answer about {p.id} {q!r}: the catalog does not say ({about})"
         return AnswerResult(card=card, question=q, facts=[], found=False, note=note, trace=trace, topics=topics)
     shown = "; ".join(f"{f.field}={f.value} ({f.source})" for f in found.facts[:3])

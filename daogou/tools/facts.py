@@ -29,6 +29,7 @@ __all__ = [
     "price_text",
     "product_facts",
     "stock_text",
+    "topic_label",
 ]
 
 LANGS = ("zh", "en")
@@ -120,7 +121,8 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("capacity", ("容量", "毫升", "几升", "能装", "capacity", "volume"), ("容量", "capacity", "volume")),
     Concept("net_content", ("净含量", "含量", "多少克", "几克", "分量", "net content", "net weight"),
             ("净含量", "含量", "净重")),
-    Concept("weight", ("重量", "多重", "多沉", "重不重", "weight", "how heavy"), ("重量", "净重", "weight")),
+    Concept("weight", ("重量", "多重", "多沉", "重不重", "重吗", "沉吗", "沉不沉", "weight", "how heavy", "heavy"),
+            ("重量", "净重", "weight")),
     Concept("origin", ("产地", "哪里产", "哪产", "哪里生产", "原产", "origin", "made in", "where is it made"),
             ("产地", "原产地", "origin")),
     Concept("warranty", ("保修", "质保", "warranty", "guarantee"), ("保修", "质保", "warranty")),
@@ -152,6 +154,13 @@ _STOP_WORDS = {"is", "it", "the", "an", "what", "does", "do", "this", "that", "o
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)(?=\s|$)")
 
 
+def topic_label(name: str, lang: str = "zh") -> str:
+    """How a concept is named to the shopper: its first cue in `lang` ("waterproof" -> "防水")."""
+    cues = _BY_NAME[name].cues
+    pick = [c for c in cues if c.isascii() == (lang == "en")]
+    return pick[0] if pick else name
+
+
 def compare_key(key: str) -> str:
     """Attribute keys naming the same thing share a key ("材质", "面料", "Material" -> "material")."""
     k = key.strip().lower()
@@ -175,7 +184,7 @@ def _has(text: str, word: str) -> bool:
 
 @dataclass(frozen=True)
 class FoundFacts:
-    """What `find_facts` found: facts, a yes/no verdict when one follows from a value, and a note."""
+    """What `find_facts` found: facts, and a yes/no verdict with its one-line reason when one follows from a value."""
 
     facts: list[Fact]
     verdict: bool | None
@@ -224,7 +233,9 @@ def _verdict(p: Product, fact: Fact, topic: str, sizes: list[str], colours: list
             return not missing, f"{'有' if not missing else '没有'}{names}（{fact.field}：{v}）"
         return not missing, f"{names}: {'available' if not missing else 'not offered'} ({fact.field}: {v})"
     if topic == "stock" and fact.source == "stock" and p.stock is not None:
-        return p.stock > 0, v
+        yes = p.stock > 0
+        return yes, (("有货，可以下单" if yes else "目前缺货") if zh else
+                     ("Yes, it is in stock." if yes else "No, it is out of stock right now."))
     if fact.source == "attributes":
         norm = v.strip().lower()
         if norm in _YES or norm in _NO:
@@ -240,12 +251,13 @@ def _field_fact(p: Product, name: str, lang: str) -> Fact | None:
     return Fact(field_label(name, lang), value, name) if value else None
 
 
-def _keyword_groups(q: str, topics: list[str], sizes: list[str],
+def _keyword_groups(q: str, title: str, topics: list[str], sizes: list[str],
                     colours: list[str]) -> tuple[list[tuple[str, ...]], int]:
     """Words to look for in the product's text, grouped: a passage scores one point per group it hits.
 
     A topic's cue words (both languages) form one group; each asked colour, each asked size and each
-    remaining content word of the question (CJK bigrams, Latin words) is a group of its own. Returns the
+    remaining content word of the question (CJK bigrams, Latin words) that is not in the product's (lower
+    case) `title` is a group of its own: "帐篷" in "帐篷重吗" names the product, it asks nothing. Returns the
     groups and how many of them (at the front) are named topics, colours or sizes.
     """
     groups = [tuple(c for c in _BY_NAME[t].cues if len(c) >= 2) for t in topics]
@@ -256,7 +268,7 @@ def _keyword_groups(q: str, topics: list[str], sizes: list[str],
     for run in _CJK_RUN.findall(q):
         words += [run[i:i + 2] for i in range(len(run) - 1)]
     words += _LATIN_WORD.findall(q)
-    seen = {w for g in groups for w in g}
+    seen = {w for g in groups for w in g} | {w for w in words if w in title}  # words naming the product itself
     for w in dict.fromkeys(words):
         if w.isascii():
             stop = w in _STOP_WORDS or len(w) < 3
@@ -294,7 +306,7 @@ def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
     for k, v in product.attributes.items():  # an attribute named in the question, whatever its key
         if v and len(k) >= 2 and k.lower() in q and Fact(k, v, "attributes") not in facts:
             facts.append(Fact(k, v, "attributes"))
-    groups, n_named = _keyword_groups(q, topics, sizes, colours)
+    groups, n_named = _keyword_groups(q, product.title.lower(), topics, sizes, colours)
     named = groups[:n_named]  # when the question names a topic, a passage must speak of it, not just share words
     if not facts:
         cjk_question = bool(_CJK_RUN.search(q))
@@ -306,7 +318,5 @@ def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
                 other_script = bool(_CJK_RUN.search(text)) != cjk_question  # prefer the question's language
                 scored.append((-len(hits), other_script, order, Fact(field_label(source, lang), text, source)))
         facts = [s[-1] for s in sorted(scored, key=lambda s: s[:3])[:2]]
-    if facts and not note:
-        note = "; ".join(f"{f.field}: {f.value}" for f in facts[:3])
     keywords = [g[0] for g in groups[n_named:]]
     return FoundFacts(facts=facts, verdict=verdict, note=note, topics=topics, keywords=keywords)

@@ -18,33 +18,7 @@ from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.integration
 
-DAOGOU = [sys.executable, "-m", "daogou.agent.cli"]
-
-
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAOGOU_")}
-    env.update({"DAOGOU_HOME": str(home), "PYTHONUNBUFFERED": "1", **extra})
-    return env
-
-
-def _run(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(DAOGOU + args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-@pytest.fixture(scope="session")
-def demo_catalog(tmp_path_factory) -> Path:
-    from daogou.ingest.demo import build_demo_catalog
-
-    return build_demo_catalog(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory, demo_catalog) -> Path:
-    """A home with the demo catalog ingested by the real CLI (real e5 + EfficientNet, persistent Chroma)."""
-    home = tmp_path_factory.mktemp("home")
-    r = _run(["ingest", str(demo_catalog)], _env(home))
-    assert r.returncode == 0, r.stderr[-3000:]
-    return home
+from tests.integration.helpers import DAOGOU, _env, _run  # noqa: E402
 
 
 def _search(home: Path, *args: str) -> dict:

@@ -81,6 +81,11 @@ def test_parse_is_lenient_about_markdown_numbering_and_language():
     assert en.description == "A tee. Wear it daily."
 
 
+def test_parse_drops_repeated_points():
+    got = parse_copy("标题：毛衣\n" + "卖点：做工精细\n" * 8 + "卖点：百搭\n")
+    assert got.selling_points == ["做工精细", "百搭"] and got.description == ""
+
+
 def test_parse_failure_keeps_the_whole_text_as_description():
     got = parse_copy("这是一件很好的T恤，穿着舒服。")
     assert not got.ok and got.title == "" and got.selling_points == []

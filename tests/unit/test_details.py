@@ -147,6 +147,13 @@ def test_catalog_does_not_say(index, pid, question, topic):
     assert "不要猜测" in res.note
 
 
+def test_not_said_note_names_the_topic_in_the_shoppers_language(index):
+    assert answer_about_product(index, "J2", "防水吗").note == "商品资料里没有写防水，不要猜测，请如实告诉顾客。"
+    assert answer_about_product(index, "J2", "is it waterproof?", lang="en").note.startswith(
+        "The catalog does not say (waterproof); do not guess")
+    assert not answer_about_product(index, "T1", "帐篷重吗").found  # 帐篷 names the product; 重 asks the weight
+
+
 def test_answer_bad_arguments_are_tool_errors(index):
     with pytest.raises(ToolError, match="Unknown product id 'P9999'"):
         answer_about_product(index, "P9999", "多少钱")
