@@ -114,11 +114,11 @@ class Agent:
         proposal = self.proposer(text, state) if self.proposer and reading.intent != "greet" else None
         call = choose_tool(reading, state, image is not None, proposal, k=self.k)
         trace += call.notes
-        tool_calls = [] if call.name is None else [{"name": call.name, "args": call.args}]
         if call.name is not None:
             yield TurnEvent("tool", {"name": call.name, "args": call.args, "status": "pending"})
         outcome = run_tool(self.index, call, state, image=image, text=text, lang=reading.lang,
                            generate=self._generate)
+        tool_calls = [] if call.name is None else [{"name": call.name, "args": call.args}]  # as run (ids resolved)
         timings["tool"] = ms()
         trace.append(outcome.trace)
         if call.name is not None:
@@ -147,6 +147,7 @@ class Agent:
     def _update_state(state: DialogueState, reading: Reading, call: ToolCall, outcome: ToolOutcome) -> None:
         shown = [ShownProduct(id=c.id, title=c.title, price=c.price, brand=c.brand, category=c.category,
                               attributes=c.attributes) for c in outcome.cards]
+        state.last_tool = call.name
         as_list = call.name in ("search_catalog", "similar_products", "recommend_for_user")
         state.remember(shown, as_list=as_list)
         if call.name in ("search_catalog",) and not outcome.error:

@@ -165,6 +165,7 @@ class LocalLLM:
         self._next_key = 0
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self._grammar_lock = threading.Lock()  # one compile per schema, even from several threads
         self._xgr_compiler: Any = None
         self.last_stats: GenerationStats | None = None
 
@@ -380,19 +381,22 @@ class LocalLLM:
         import xgrammar as xgr
 
         key = json.dumps(schema, sort_keys=True, ensure_ascii=False)  # property order still matters: compile as given
-        if key not in self._grammars:
+        with self._grammar_lock:
+            if key in self._grammars:
+                return self._grammars[key]
             if self._xgr_compiler is None:
                 info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.vocab_size,
                                                           stop_token_ids=sorted(self.eos_ids))
                 self._xgr_compiler = xgr.GrammarCompiler(info, max_threads=self.threads)
             try:
                 # compact separators, as the chat template writes JSON; no free whitespace to wander into
-                self._grammars[key] = self._xgr_compiler.compile_json_schema(
+                grammar = self._xgr_compiler.compile_json_schema(
                     json.dumps(schema, ensure_ascii=False), any_whitespace=False, separators=(", ", ": "),
                     strict_mode=True)
             except (RuntimeError, ValueError) as e:
                 raise ValueError(f"xgrammar cannot compile the JSON schema {key[:200]}: {e}") from e
-        return self._grammars[key]
+            self._grammars[key] = grammar
+            return grammar
 
 
 def _stop_cut(text: str, stops: list[str]) -> tuple[int, bool]:

@@ -7,6 +7,7 @@ added, and each such repair is written into the trace.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,25 +84,28 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
     if name == "answer_about_product":
         args["question"] = reading.parsed.text
     if name == "write_copy":
-        args.update(style=copy_style(reading.parsed.text, reading.lang), language=reading.lang)
+        low = reading.parsed.text.lower()
+        lang = "zh" if re.search(r"中文|chinese", low) else "en" if re.search(r"英文|english", low) else reading.lang
+        args.update(style=copy_style(reading.parsed.text, lang), language=lang)
     return ToolCall(name, args)
 
 
 _STYLES = {"zh": ("简洁", "活泼", "高端", "促销"), "en": ("concise", "playful", "premium", "promotional")}
-_STYLE_WORDS = {"可爱": "活泼", "有趣": "活泼", "奢华": "高端", "高级": "高端", "打折": "促销", "优惠": "促销",
-                "short": "concise", "fun": "playful", "luxury": "premium", "sale": "promotional", "discount": "promotional"}
+_STYLE_WORDS = {"可爱": "活泼", "有趣": "活泼", "轻松": "活泼", "奢华": "高端", "高级": "高端", "正式": "高端",
+                "打折": "促销", "优惠": "促销", "简短": "简洁", "short": "concise", "fun": "playful", "casual": "playful",
+                "punchy": "playful", "luxury": "premium", "formal": "premium", "elegant": "premium",
+                "sale": "promotional", "discount": "promotional"}
+_EN_OF = dict(zip(("简洁", "活泼", "高端", "促销"), ("concise", "playful", "premium", "promotional"), strict=True))
 
 
 def copy_style(text: str, lang: str) -> str:
     """The copy style the shopper asked for, or the language's default."""
     low = text.lower()
-    for style in _STYLES["zh"] + _STYLES["en"]:
-        if style in low:
-            return style
-    for word, style in _STYLE_WORDS.items():
-        if word in low:
-            return style
-    return _STYLES[lang][0]
+    found = next((s for s in _STYLES["zh"] + _STYLES["en"] if s in low), None)
+    found = found or next((s for w, s in _STYLE_WORDS.items() if w in low), None) or _STYLES[lang][0]
+    if lang == "en":
+        return _EN_OF.get(found, found)
+    return {v: k for k, v in _EN_OF.items()}.get(found, found)
 
 
 def choose_tool(reading: Reading, state: DialogueState, has_image: bool, proposal: ToolCall | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -89,15 +89,43 @@ def _need_product(lang: str) -> ToolOutcome:
     return ToolOutcome(trace="no product to act on", lead=render("messages", "need_product", lang=lang))
 
 
+def _named_product(index: CatalogIndex, text: str) -> str | None:
+    """The product a message names when nothing was shown yet ("写一段黄色帐篷的文案"): the clear top search hit."""
+    hits = search_products(index, SearchRequest(text=text, k=1)).cards
+    return hits[0].id if hits else None
+
+
+def _coherent(cards: list[ProductCard], filters: Filters) -> list[ProductCard]:
+    """When the top three results share a category and none was asked for, the off-category tail is dropped."""
+    if filters.categories or len(cards) < 4:
+        return cards
+    top = {c.category for c in cards[:3]}
+    if len(top) != 1:
+        return cards
+    return [c for c in cards if c.category in top]
+
+
 def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
          lang: str, generate: Callable[..., str], k: int) -> ToolOutcome:
     a = call.args
+    needs_one = ("similar_products", "answer_about_product", "write_copy")
+    if call.name in needs_one and not a.get("product_id") and image is None:
+        named = _named_product(index, text)
+        if named:
+            a["product_id"] = named
+            call.notes.append(f"product named in the message: {named}")
+    if call.name == "product_details" and not a.get("product_ids"):
+        named = _named_product(index, text)
+        if named:
+            a["product_ids"] = [named]
     if call.name is None:
         return ToolOutcome(trace="no tool: small talk", lead=render("messages", "greeting", lang=lang), advise="")
     if call.name == "search_catalog":
         req = SearchRequest(text=a.get("query", ""), image=image if a.get("image") else None,
                             filters=_args_filters(a), k=k, margin=RESULT_MARGIN)
         result = search_products(index, req)
+        if not a.get("image"):
+            result = replace(result, cards=_coherent(result.cards, result.filters))
         cond = result.filters.describe()
         if result.relaxed:
             lead = render("messages", "relaxed", lang=lang, cond=cond, dropped="、".join(result.dropped)

@@ -32,6 +32,8 @@ class DialogueState(BaseModel):
     interactions: list[tuple[str, str]] = Field(default_factory=list)  # (product_id, event)
     user_numbers: list[float] = Field(default_factory=list)  # numbers the shopper typed (grounding)
     turns: int = 0
+    last_tool: str | None = None  # the tool of the previous turn ("再来一版" continues a write_copy)
+    copy_lang: str | None = None  # language asked for in copy ("再来一版中文的")
 
     def remember(self, products: list[ShownProduct], *, as_list: bool = True) -> None:
         """Record products shown this turn; a list becomes the target of ordinal references."""

@@ -26,16 +26,25 @@ _SIMILAR = re.compile(r"(类似|相似|差不多的|同款|像这个|像这样|�
                       r"(something|anything|ones?|items?|products?|stuff|others?) like (this|that|it|these|the)|"
                       r"alike|same style|looks? like)", re.I)
 _RECOMMEND = re.compile(r"(猜我喜欢|为我推荐|给我推荐|根据我的|按我的|我的喜好|我的口味|适合我的|推荐点我|个性化|我可能喜欢|"
-                        r"我会喜欢|可能喜欢的|what (else )?(would|might) i like|"
+                        r"我会喜欢|可能会喜欢|可能喜欢的|(根据|按照|基于).{0,6}(喜欢|看过|浏览|收藏)|再推荐|推荐几|"
+                        r"what else (would|might|could|will) i (like|love|enjoy)|based on what i('ve| have)? "
+                        r"(looked|liked|viewed|seen|picked)|what (else )?(would|might) i like|"
                         r"recommend (something|me|some)|for me based|based on (what|my)|my taste|you think i.d like|"
                         r"suggest something|personali[sz]ed)", re.I)
 _COMPARE = re.compile(r"(比较|对比|比一比|哪个好|哪个更|哪款好|哪款更|区别|有什么不同|差别|compare|comparison|difference|"
                       r"\bvs\.?\b|versus|which (one )?is better|which should i)", re.I)
 _DETAILS = re.compile(r"(详情|详细|介绍一下|介绍下|参数|规格|具体信息|看看第|more about|tell me more|details|specs|"
                       r"specifications|more info)", re.I)
-_COPY = re.compile(r"(文案|广告语|卖点|写一段|写个|写一个|写段|宣传|推广语|种草|标题|copywriting|write (a |some |the )?"
-                   r"(copy|description|ad|slogan|tagline|product description)|marketing (copy|text)|slogan|tagline|"
-                   r"selling points)", re.I)
+_COPY = re.compile(r"(文案|广告语|卖点|写一段|写个|写一个|写段|宣传|推广语|种草|标题|copywriting|"
+                   r"write .{0,40}\b(copy|description|ad|advert|blurb|slogan|tagline|listing)\b|marketing (copy|text)|"
+                   r"slogan|tagline|selling points)", re.I)
+_COPY_AGAIN = re.compile(r"(风格|版本|一版|再来|再写|换个|改成|正式|活泼|简洁|高端|促销|中文|英文|version|style|tone|"
+                         r"formal|casual|shorter|longer|in english|in chinese|again|another)", re.I)
+_CHITCHAT = re.compile(r"(谢谢|谢了|多谢|再见|拜拜|考虑一下|想一想|先这样|就这样|你是谁|真人|机器人|thank|thanks|bye|"
+                       r"that'?s all|that is all|who am i talking|real person|are you (a )?(bot|robot|human|real)|"
+                       r"who are you|nice to meet)", re.I)
+_ASKING = re.compile(r"([?？]|吗|多久|多少|多大|多重|几|什么|怎么|如何|是否|\b(how|what|which|is|are|does|do|can|will)\b)",
+                     re.I)
 _QUESTION = re.compile(r"(吗|么|呢)?\s*[?？]\s*$|吗\s*$|(是什么|什么材质|多少钱|多大|多重|多少|几|怎么样|能不能|可以.*吗|"
                        r"有没有|是不是|^(is|are|does|do|can|what|which|how|will)\b)", re.I)
 _ATTRIBUTE_WORDS = re.compile(r"(防水|材质|面料|尺码|码数|颜色|价格|多少钱|价钱|库存|有货|现货|容量|品牌|产地|重量|尺寸|"
@@ -153,6 +162,15 @@ def _has_product_words(rest: str) -> bool:
     return cjk + len(re.findall(r"[a-z]", left)) >= 2 and (cjk >= 1 or bool(words))
 
 
+def _names_product(words: str, vocab: Vocabulary) -> bool:
+    """Whether the words (constraints removed) name a kind of product: catalog title terms when known."""
+    if not vocab.title_terms:
+        return _has_product_words(words)
+    for cue in _CUES:
+        words = cue.sub(" ", words)
+    return vocab.names_product(words)
+
+
 def _next_size(size: str, step: int) -> str | None:
     letters = ["XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL"]
     if size in letters:
@@ -177,17 +195,21 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
     r = Reading(lang=lang, parsed=parsed, intent="search", refs=refs)
     new = parsed.filters
     words = _strip_constraint_words(text, parsed)
-    names_product = _has_product_words(words)
+    names_product = _names_product(words, vocab)
     refines = any(p.search(text) for p in (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND))
 
     for pattern, event in ((_DISLIKE, "disliked"), (_BOUGHT, "bought"), (_CARTED, "carted"), (_LIKE, "liked")):
-        if pattern.search(text) and refs:
-            r.signals += [(pid, event) for pid in refs]
+        if pattern.search(text):
+            targets = refs or ([state.focus] if state.focus else [])
+            r.signals += [(pid, event) for pid in targets]
             break
 
-    if _GREETING.match(text.strip()):
+    has_constraints = not new.is_empty()
+    if _GREETING.match(text.strip()) or (_CHITCHAT.search(text) and not names_product and not refs
+                                         and not has_constraints):
         r.intent = "greet"
-    elif _COPY.search(text):
+    elif _COPY.search(text) or (state.last_tool == "write_copy" and _COPY_AGAIN.search(text)
+                                and not names_product):
         r.intent = "copy"
     elif _COMPARE.search(text):
         r.intent = "compare"
@@ -203,6 +225,8 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "answer"
     elif r.signals and not names_product:
         r.intent = "recommend"
+    elif state.shown and not names_product and not has_constraints and _ASKING.search(text):
+        r.intent = "answer"  # a question about what is on screen ("保修多久？", "What about the screen size?")
     elif state.query and not names_product:
         r.intent = "refine"
     else:
@@ -212,6 +236,16 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.filters, r.notes = _revise(state, new, text)
         r.query = state.query
     elif r.intent == "search":
+        carried = state.filters
+        if new.price_min is None and new.price_max is None and (carried.price_min is not None
+                                                                 or carried.price_max is not None):
+            new = new.model_copy(update={"price_min": carried.price_min, "price_max": carried.price_max})
+            r.notes.append("budget carried over")
+        if carried.in_stock and not new.in_stock:
+            new = new.model_copy(update={"in_stock": True})
+        if carried.exclude_brands:
+            new = new.model_copy(update={"exclude_brands": tuple(dict.fromkeys(carried.exclude_brands
+                                                                               + new.exclude_brands))})
         r.filters = new
         r.query = _LEAD.sub("", _TAIL.sub("", parsed.text)).strip() or parsed.text
     else:

@@ -134,6 +134,7 @@ def product_metadata(product: Product) -> dict[str, Any]:
     sizes = list(dict.fromkeys(s.upper() for s in _values_for(product, _SIZE_KEYS)))
     meta: dict[str, Any] = {
         "id": product.id,
+        "title": product.title[:200],
         "category": product.category,
         "brand": product.brand,
         "currency": product.currency,

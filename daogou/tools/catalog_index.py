@@ -20,7 +20,7 @@ import numpy as np
 from daogou.ingest.filters import Filters
 from daogou.ingest.store import ProductStore
 from daogou.tools.lexical import BM25Index, tokenize
-from daogou.tools.query import Vocabulary
+from daogou.tools.query import Vocabulary, title_terms
 
 __all__ = ["CatalogIndex"]
 
@@ -70,8 +70,10 @@ class CatalogIndex:
         self._in_stock = np.array([bool(m.get("in_stock", True)) for m in metas], dtype=bool)
         self._category = np.array([m.get("category", "") for m in metas], dtype=object)
         self._brand = np.array([m.get("brand", "") for m in metas], dtype=object)
+        titles = [str(m.get("title") or d[:60]) for m, d in zip(metas, docs, strict=True)]
         self.vocabulary = Vocabulary(
-            categories=frozenset(c for c in self._category if c), brands=frozenset(b for b in self._brand if b)
+            categories=frozenset(c for c in self._category if c), brands=frozenset(b for b in self._brand if b),
+            title_terms=title_terms(titles),
         )
         self._revision = revision
 

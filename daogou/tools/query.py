@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from daogou.ingest.filters import Filters
 from daogou.ingest.vocab import colors_in_text
 
-__all__ = ["CATEGORY_ALIASES", "ParsedQuery", "Vocabulary", "parse_price", "parse_query"]
+__all__ = ["CATEGORY_ALIASES", "ParsedQuery", "Vocabulary", "parse_price", "parse_query", "title_terms"]
 
 # Category words shoppers use -> the demo/common catalog category they mean. Only categories that the
 # catalog actually holds are ever used as filters (see Vocabulary).
@@ -42,6 +42,8 @@ _PRICE_PATTERNS: list[tuple[str, str]] = [
     ("range", rf"(?:between|from)\s*{_PRE}{_NUM}{_CUR}\s*(?:and|to|-)\s*{_PRE}{_NUM}{_CUR}"),
     ("range", rf"(?:介于|在){_NUM}{_CUR}\s*(?:和|与)\s*{_NUM}{_CUR}\s*之间"),
     ("max", rf"{_PRE}{_NUM}{_CUR}\s*(?:以内|以下|之内|内|之下|封顶)"),
+    ("max", rf"(?:不要超过|别超过|不能超过|不要高于|nothing (?:over|above|more than)|not (?:over|above|more than)|"
+            rf"no more than|no higher than)\s*{_PRE}{_NUM}{_CUR}"),
     ("max", rf"(?:不超过|不高于|低于|少于|不到|小于|最多|预算|budget(?: of| is)?|under|below|less than|"
             rf"cheaper than|at most|max(?:imum)?|up to|within|no more than|<=?)\s*{_PRE}{_NUM}{_CUR}"),
     ("min", rf"{_PRE}{_NUM}{_CUR}\s*(?:以上|起|之上)"),
@@ -62,6 +64,14 @@ class Vocabulary:
 
     categories: frozenset[str] = frozenset()
     brands: frozenset[str] = frozenset()
+    title_terms: frozenset[str] = frozenset()  # CJK bigrams and Latin words of product titles
+
+    def names_product(self, words: str) -> bool:
+        """Whether `words` contain a term of some product title (a CJK bigram or a Latin word of 3+ letters)."""
+        t = words.lower()
+        terms = {t[i:i + 2] for i in range(len(t) - 1) if _is_cjk(t[i]) and _is_cjk(t[i + 1])}
+        terms |= {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", t)}
+        return bool(terms & self.title_terms)
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,20 @@ class ParsedQuery:
     text: str
     filters: Filters
     mentions: dict[str, list[str]] = field(default_factory=dict)  # raw phrases found, for traces
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def title_terms(titles: list[str]) -> frozenset[str]:
+    """The terms `Vocabulary.names_product` looks for, from product titles."""
+    out: set[str] = set()
+    for title in titles:
+        t = title.lower()
+        out |= {t[i:i + 2] for i in range(len(t) - 1) if _is_cjk(t[i]) and _is_cjk(t[i + 1])}
+        out |= {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", t)}
+    return frozenset(out)
 
 
 def cn_number(raw: str) -> float | None:
@@ -126,13 +150,16 @@ def parse_price(text: str) -> tuple[float | None, float | None, list[str]]:
 
 
 def _categories(text: str, vocab: Vocabulary) -> list[str]:
+    """The category named last: a compound names its head last ("运动鞋" is shoes, "sports shoes" too)."""
     t = text.lower()
-    found = []
-    for cat in sorted(vocab.categories, key=len, reverse=True):
-        aliases = (cat.lower(), *CATEGORY_ALIASES.get(cat, ()))
-        if any(_word_in(a, t) for a in aliases) and cat not in found:
-            found.append(cat)
-    return found
+    best: tuple[int, str] | None = None
+    for cat in sorted(vocab.categories):
+        for alias in (cat.lower(), *CATEGORY_ALIASES.get(cat, ())):
+            pattern = rf"(?<![a-z]){re.escape(alias)}(?![a-z])" if re.search(r"[a-z]", alias) else re.escape(alias)
+            for m in re.finditer(pattern, t):
+                if best is None or m.end() > best[0]:
+                    best = (m.end(), cat)
+    return [best[1]] if best else []
 
 
 def _word_in(word: str, text: str) -> bool:

@@ -55,9 +55,9 @@ def test_refinements_revise_carried_constraints():
     assert r.filters.colors == ("蓝色",) and r.filters.price_max == 500 and r.query == "连衣裙"
 
 
-def test_new_search_does_not_carry_old_words():
+def test_new_search_keeps_the_budget_but_not_the_words():
     r = read_turn("那T恤呢", _state(), VOCAB)
-    assert r.query == "T恤" and r.filters.price_max is None
+    assert r.query == "T恤" and r.filters.price_max == 500 and r.filters.sizes == ()
 
 
 def test_signals():
