@@ -16,8 +16,8 @@ from typing import Any
 
 from daogou.agent.dialogue import Agent, ReplyWriter
 from daogou.agent.state import DialogueState
-from daogou.evals.dialogues import load_catalog_rows, run_suite
 from daogou.evals.dialogue_report import SuiteReport
+from daogou.evals.dialogues import load_catalog_rows, run_suite
 from daogou.ingest.demo import build_demo_catalog
 from daogou.ingest.images import open_image
 from daogou.ingest.pipeline import ingest_catalogs
