@@ -3,7 +3,8 @@
 `LocalLLM` owns one model and one tokenizer. Every turn of a chat re-renders the whole conversation, and that
 rendering starts with the same long prefix (system prompt + tool schemas); prefilling it costs seconds on a
 small CPU, so the KV cache of recently seen token sequences is kept and the longest common prefix is reused,
-leaving only the new suffix to prefill. Greedy decoding with and without that cache gives the same tokens.
+leaving only the new suffix to prefill. Prompts are prefilled in aligned chunks and only whole chunks are
+reused, so greedy decoding with and without that cache computes the same numbers and gives the same tokens.
 
 `generate_json` constrains decoding to a JSON schema with xgrammar, so its result always parses and matches.
 One generation runs at a time per model (a lock); the CPU has too few cores for more to help.
@@ -92,6 +93,7 @@ class _Entry:
 
     ids: tuple[int, ...]
     cache: Any  # transformers DynamicCache
+    exact: int  # leading positions prefilled in whole aligned chunks: only these may be reused
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -113,6 +115,9 @@ class LocalLLM:
         dtype: "bfloat16" (default), "float32", or "int8" (fp32 weights, dynamic int8 Linear layers:
             faster decoding here but measurably worse tool choices — see bench/llm_bench.py).
         prefix_cache_size: how many KV states of past prompts to keep (LRU); 0 disables the reuse.
+        prefill_chunk: prompts are prefilled in chunks aligned at multiples of this many tokens, and only
+            whole chunks are reused, so a cached prefix yields exactly the numbers (and tokens) of a cold
+            prefill; bf16 results depend on matrix shapes, an unaligned split can flip a greedy token.
         jump_forward: in `generate_json`, feed text the grammar forces (`", "arguments": {"`) in one
             forward pass instead of token by token.
 
@@ -123,7 +128,8 @@ class LocalLLM:
     """
 
     def __init__(self, model_path: Path | None = None, *, threads: int = 2, settings: Settings | None = None,
-                 dtype: str = "bfloat16", prefix_cache_size: int = 4, jump_forward: bool = True) -> None:
+                 dtype: str = "bfloat16", prefix_cache_size: int = 4, prefill_chunk: int = 256,
+                 jump_forward: bool = True) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r} is not supported; choose one of {DTYPES}")
         for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
@@ -159,7 +165,9 @@ class LocalLLM:
         # transformers renamed the forward argument `past_key_values` to `cache` during 5.x
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
-        self.prefix_cache_size = prefix_cache_size
+        if prefill_chunk < 1:
+            raise ValueError(f"prefill_chunk={prefill_chunk} must be at least 1 (256 is a good value)")
+        self.prefix_cache_size, self.prefill_chunk = prefix_cache_size, prefill_chunk
         self.jump_forward = jump_forward
         self._entries: OrderedDict[int, _Entry] = OrderedDict()  # LRU, most recent last
         self._next_key = 0
@@ -201,37 +209,41 @@ class LocalLLM:
         return out.logits[0, -1].float()  # (V,)
 
     def _start(self, ids: list[int], stats: GenerationStats) -> tuple[Any, list[int], torch.Tensor]:
-        """Prefill `ids`, reusing the cached state with the longest common prefix; (cache, fed ids, logits)."""
+        """Prefill `ids`, reusing the cached state with the longest usable prefix; (cache, fed ids, logits).
+
+        Reuse stops at a chunk boundary, and the rest is prefilled in the same aligned chunks as a cold
+        prefill, so every position is computed with the same shapes either way: identical outputs.
+        """
         from transformers import DynamicCache
 
-        best, best_len = None, 0
+        chunk, best, reuse = self.prefill_chunk, None, 0
         if self.prefix_cache_size > 0:
             for key, entry in self._entries.items():
-                n = _common_prefix(entry.ids, ids)
-                if n > best_len:
-                    best, best_len = key, n
-        best_len = min(best_len, len(ids) - 1)  # always prefill at least one token, to get logits
-        if best is not None and best_len > 0:
+                n = min(_common_prefix(entry.ids, ids), entry.exact, len(ids) - 1) // chunk * chunk
+                if n > reuse:
+                    best, reuse = key, n
+        if best is not None:
             entry = self._entries[best]
             self._entries.move_to_end(best)
             cache = copy.deepcopy(entry.cache)  # the stored state stays intact for later turns
-            cache.crop(best_len - cache.get_seq_length())  # negative: tokens to drop from the end
+            cache.crop(reuse - cache.get_seq_length())  # negative: tokens to drop from the end
         else:
-            cache, best_len = DynamicCache(config=self.model.config), 0
+            cache = DynamicCache(config=self.model.config)
         t0 = time.perf_counter()
-        logits = self._forward(ids[best_len:], cache)
-        stats.prompt_tokens, stats.cached_tokens = len(ids), best_len
-        stats.prefill_tokens, stats.prefill_s = len(ids) - best_len, time.perf_counter() - t0
+        for start in range(reuse, len(ids), chunk):
+            logits = self._forward(ids[start:start + chunk], cache)
+        stats.prompt_tokens, stats.cached_tokens = len(ids), reuse
+        stats.prefill_tokens, stats.prefill_s = len(ids) - reuse, time.perf_counter() - t0
         return cache, list(ids), logits
 
-    def _remember(self, fed: list[int], cache: Any) -> None:
-        """Keep `cache` (holding exactly `fed`) for later prompts; drop entries it makes redundant."""
+    def _remember(self, fed: list[int], cache: Any, prompt_len: int) -> None:
+        """Keep `cache` (holding exactly `fed`, of which `prompt_len` were prefilled) for later prompts."""
         if self.prefix_cache_size <= 0 or cache.get_seq_length() != len(fed):
             return
-        ids = tuple(fed)
-        for key in [k for k, e in self._entries.items() if ids[: len(e.ids)] == e.ids]:
-            del self._entries[key]  # a prefix of the new entry: never a longer match than the new one
-        self._entries[self._next_key] = _Entry(ids, cache)
+        ids, exact = tuple(fed), prompt_len // self.prefill_chunk * self.prefill_chunk
+        for key in [k for k, e in self._entries.items() if ids[: len(e.ids)] == e.ids and e.exact <= exact]:
+            del self._entries[key]  # never a longer usable match than the new entry
+        self._entries[self._next_key] = _Entry(ids, cache, exact)
         self._next_key += 1
         while len(self._entries) > self.prefix_cache_size:
             self._entries.popitem(last=False)
@@ -290,7 +302,7 @@ class LocalLLM:
                 stats.decode_s = time.perf_counter() - t_first if new else 0.0
                 stats.total_s = time.perf_counter() - t0
                 self.last_stats = stats
-                self._remember(fed, cache)
+                self._remember(fed, cache, len(ids))
 
     def generate(self, messages: list[dict[str, Any]], **kwargs: Any) -> str:
         """The whole reply as one string (see `stream` for the arguments)."""
@@ -340,7 +352,7 @@ class LocalLLM:
                 stats.decode_s = time.perf_counter() - t_first if new else 0.0
                 stats.total_s = time.perf_counter() - t0
                 self.last_stats = stats
-                self._remember(fed, cache)
+                self._remember(fed, cache, len(ids))
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         if not matcher.is_terminated():
             raise GenerationError(f"the JSON was not complete after max_new_tokens={max_new_tokens} tokens "

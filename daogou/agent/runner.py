@@ -17,6 +17,7 @@ from daogou.tools.details import answer_about_product, compare_products, product
 from daogou.tools.errors import ToolError
 from daogou.tools.facts import CORE_FIELDS, field_label
 from daogou.tools.recommend import Interaction, recommend_for_user, similar_products
+from daogou.tools.query import title_terms
 from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
 
 __all__ = ["RESULT_MARGIN", "ToolOutcome", "run_tool"]
@@ -95,6 +96,14 @@ def _named_product(index: CatalogIndex, text: str) -> str | None:
     return hits[0].id if hits else None
 
 
+def _names_match(index: CatalogIndex, query: str, cards: list[ProductCard]) -> bool:
+    """False when the query names a kind of product (title terms) and no card's title has any of those terms."""
+    wanted = index.vocabulary.product_terms(query)
+    if not wanted:
+        return True
+    return any(wanted & title_terms([c.title]) for c in cards)
+
+
 def _coherent(cards: list[ProductCard], filters: Filters) -> list[ProductCard]:
     """When the top three results share a category and none was asked for, the off-category tail is dropped."""
     if filters.categories or len(cards) < 4:
@@ -127,6 +136,10 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         if not a.get("image"):
             result = replace(result, cards=_coherent(result.cards, result.filters))
         cond = result.filters.describe()
+        if result.cards and not result.relaxed and not _names_match(index, a.get("query", ""), result.cards):
+            what = " ".join(x for x in (a.get("query", ""), cond) if x)
+            result = replace(result, relaxed=True)
+            return _list_outcome(result, render("messages", "no_exact", lang=lang, what=what), lang)
         if result.relaxed:
             lead = render("messages", "relaxed", lang=lang, cond=cond, dropped="、".join(result.dropped)
                           if lang == "zh" else ", ".join(result.dropped))

@@ -28,7 +28,8 @@ CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
     "玩具": ("玩具", "toys", "toy"),
     "食品": ("食品", "food", "groceries"),
     "图书": ("图书", "书籍", "books", "book", "novel", "小说"),
-    "宠物": ("宠物用品", "宠物", "pet", "pets", "pet supplies"),
+    "宠物": ("宠物用品", "宠物", "狗狗", "猫咪", "狗粮", "猫粮", "猫砂", "pet", "pets", "pet supplies", "dog food",
+           "cat food", "dog", "dogs", "cat", "cats", "puppy", "kitten"),
 }
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
@@ -42,7 +43,8 @@ _PRICE_PATTERNS: list[tuple[str, str]] = [
     ("range", rf"(?:between|from)\s*{_PRE}{_NUM}{_CUR}\s*(?:and|to|-)\s*{_PRE}{_NUM}{_CUR}"),
     ("range", rf"(?:介于|在){_NUM}{_CUR}\s*(?:和|与)\s*{_NUM}{_CUR}\s*之间"),
     ("max", rf"{_PRE}{_NUM}{_CUR}\s*(?:以内|以下|之内|内|之下|封顶)"),
-    ("max", rf"(?:不要超过|别超过|不能超过|不要高于|nothing (?:over|above|more than)|not (?:over|above|more than)|"
+    ("max", rf"(?:加到|提到|放宽到|提高到|涨到|raise (?:it )?to|increase (?:it )?to|stretch to|"
+            rf"不要超过|别超过|不能超过|不要高于|nothing (?:over|above|more than)|not (?:over|above|more than)|"
             rf"no more than|no higher than)\s*{_PRE}{_NUM}{_CUR}"),
     ("max", rf"(?:不超过|不高于|低于|少于|不到|小于|最多|预算|budget(?: of| is)?|under|below|less than|"
             rf"cheaper than|at most|max(?:imum)?|up to|within|no more than|<=?)\s*{_PRE}{_NUM}{_CUR}"),
@@ -68,10 +70,11 @@ class Vocabulary:
 
     def names_product(self, words: str) -> bool:
         """Whether `words` contain a term of some product title (a CJK bigram or a Latin word of 3+ letters)."""
-        t = words.lower()
-        terms = {t[i:i + 2] for i in range(len(t) - 1) if _is_cjk(t[i]) and _is_cjk(t[i + 1])}
-        terms |= {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", t)}
-        return bool(terms & self.title_terms)
+        return bool(self.product_terms(words))
+
+    def product_terms(self, words: str) -> set[str]:
+        """The title terms (CJK bigrams, Latin words) that `words` contain."""
+        return title_terms([words]) & self.title_terms
 
 
 @dataclass(frozen=True)
@@ -152,13 +155,14 @@ def parse_price(text: str) -> tuple[float | None, float | None, list[str]]:
 def _categories(text: str, vocab: Vocabulary) -> list[str]:
     """The category named last: a compound names its head last ("运动鞋" is shoes, "sports shoes" too)."""
     t = text.lower()
-    best: tuple[int, str] | None = None
+    best: tuple[tuple[int, int], str] | None = None
     for cat in sorted(vocab.categories):
         for alias in (cat.lower(), *CATEGORY_ALIASES.get(cat, ())):
             pattern = rf"(?<![a-z]){re.escape(alias)}(?![a-z])" if re.search(r"[a-z]", alias) else re.escape(alias)
             for m in re.finditer(pattern, t):
-                if best is None or m.end() > best[0]:
-                    best = (m.end(), cat)
+                key = (m.end(), len(alias))  # the last-ending mention; at a tie the longer ("dog food" > "food")
+                if best is None or key > best[0]:
+                    best = (key, cat)
     return [best[1]] if best else []
 
 

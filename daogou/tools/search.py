@@ -134,8 +134,8 @@ _RELAX_STEPS: list[tuple[str, dict[str, Any]]] = [
     ("price", {"price_min": None, "price_max": None}),
     ("size", {"sizes": ()}),
     ("colour", {"colors": ()}),
+    ("category", {"categories": ()}),  # before brand: a named brand says more than a category word
     ("brand", {"brands": ()}),
-    ("category", {"categories": ()}),
     ("stock", {"in_stock": False}),
 ]
 

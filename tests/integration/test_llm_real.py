@@ -80,10 +80,13 @@ def test_prefix_cache_gives_identical_output_and_prefills_only_the_new_suffix(ll
     assert llm.last_stats.cached_tokens == 0
     llm.clear_cache()
     llm.generate(first, tools=tools, max_new_tokens=24)
+    first_len = llm.last_stats.prompt_tokens
     warm = llm.generate(second, tools=tools, max_new_tokens=24)
     stats = llm.last_stats
     assert warm == cold and len(warm) > 0
-    assert stats.cached_tokens > 0 and stats.prefill_tokens < stats.prompt_tokens / 3, stats
+    # reused: the earlier prompt down to a chunk boundary; prefilled: the new turn plus less than one chunk
+    assert stats.cached_tokens == first_len // llm.prefill_chunk * llm.prefill_chunk > 0, stats
+    assert stats.prefill_tokens < stats.prompt_tokens - first_len + llm.prefill_chunk, stats
 
 
 def test_generate_json_with_and_without_cache_is_identical(llm: LocalLLM) -> None:
