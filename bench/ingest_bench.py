@@ -25,6 +25,7 @@ from common import (
     Stopwatch,
     TimedProxy,
     Timings,
+    apply_env,
     bench_home,
     cpu_seconds,
     force_offline,
@@ -80,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=None, help="only the first N demo products (default: all 312)")
     ap.add_argument("--batch-size", type=int, default=None, help="products per ingest batch (default: Settings)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--env", action="append", metavar="KEY=VALUE",
+                    help="set an environment variable before the models load (repeatable), "
+                         "e.g. OMP_WAIT_POLICY=PASSIVE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary stores (path printed)")
     args = ap.parse_args(argv)
     force_offline()
+    apply_env(args.env)
 
     from daogou.ingest.demo import build_demo_catalog
     from daogou.ingest.models import image_encoder, text_encoder

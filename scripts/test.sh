@@ -7,5 +7,5 @@ bash scripts/setup.sh
 # Assembled/converted models are cached here between runs (ignored by git).
 export DAOGOU_HOME="${DAOGOU_HOME:-$PWD/.daogou}"
 ruff check daogou tests bench
-python -m pytest tests/unit -q
-python -m pytest tests/integration -q -m integration
+python -m pytest tests/unit tests/dialogues -q -m "not integration"
+python -m pytest tests/integration tests/dialogues -q -m integration -s

@@ -47,6 +47,8 @@ def filters_to_args(query: str, f: Filters) -> dict[str, Any]:
         args["exclude_brands"] = list(f.exclude_brands)
     if f.in_stock:
         args["in_stock"] = True
+    if f.waterproof:
+        args["waterproof"] = True
     return args
 
 

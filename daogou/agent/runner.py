@@ -46,7 +46,8 @@ def _args_filters(args: dict) -> Filters:
 
     return Filters(price_min=args.get("price_min"), price_max=args.get("price_max"), colors=many("color"),
                    categories=many("category"), brands=many("brand"), sizes=many("size"),
-                   exclude_brands=many("exclude_brands"), in_stock=bool(args.get("in_stock")))
+                   exclude_brands=many("exclude_brands"), in_stock=bool(args.get("in_stock")),
+                   waterproof=bool(args.get("waterproof")))
 
 
 def _facts_block(cards: list[ProductCard], lang: str) -> str:

@@ -43,7 +43,7 @@ _COPY_AGAIN = re.compile(r"(风格|版本|一版|再来|再写|换个|改成|正
 _CHITCHAT = re.compile(r"(谢谢|谢了|多谢|再见|拜拜|考虑一下|想一想|先这样|就这样|你是谁|真人|机器人|thank|thanks|bye|"
                        r"that'?s all|that is all|who am i talking|real person|are you (a )?(bot|robot|human|real)|"
                        r"who are you|nice to meet)", re.I)
-_ASKING = re.compile(r"([?？]|吗|多久|多少|多大|多重|几|什么|怎么|如何|是否|\b(how|what|which|is|are|does|do|can|will)\b)",
+_ASKING = re.compile(r"([?？]\s*$|吗|多久|多少|多大|多重|几|什么|怎么|如何|是否|^\s*(how|what|which|is|are|does|do|can|will)\b)",
                      re.I)
 _QUESTION = re.compile(r"(吗|么|呢)?\s*[?？]\s*$|吗\s*$|(是什么|什么材质|多少钱|多大|多重|多少|几|怎么样|能不能|可以.*吗|"
                        r"有没有|是不是|^(is|are|does|do|can|what|which|how|will)\b)", re.I)
@@ -168,7 +168,17 @@ def _names_product(words: str, vocab: Vocabulary) -> bool:
         return _has_product_words(words)
     for cue in _CUES:
         words = cue.sub(" ", words)
-    return vocab.names_product(words)
+    return vocab.names_product(_FILLER.sub(" ", words))
+
+
+def _shown_named(text: str, state: DialogueState, vocab: Vocabulary) -> list[str]:
+    """Shown products whose title shares a product term with the message ("What sizes does the t-shirt come in?")."""
+    terms = vocab.product_terms(text)
+    if not terms:
+        return []
+    from daogou.tools.query import title_terms
+
+    return [pid for pid in state.shown if (p := state.catalog_seen.get(pid)) and terms & title_terms([p.title])]
 
 
 def _next_size(size: str, step: int) -> str | None:
@@ -205,6 +215,13 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
             break
 
     has_constraints = not new.is_empty()
+    weak_ref = bool(refs) and not (_PRODUCT_ID.search(text.upper()) or _ORDINAL_ZH.search(text)
+                                   or _ORDINAL_EN.search(text) or _LAST.search(text) or _BOTH.search(text))
+    if not refs and state.shown and _ASKING.search(text) and _ATTRIBUTE_WORDS.search(text):
+        named = _shown_named(text, state, vocab)
+        if named:
+            refs = r.refs = named[:1]
+            names_product = False
     if _GREETING.match(text.strip()) or (_CHITCHAT.search(text) and not names_product and not refs
                                          and not has_constraints):
         r.intent = "greet"
@@ -221,7 +238,7 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "details"
     elif refines and state.query and not names_product:
         r.intent = "refine"
-    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text)):
+    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text)) and not (weak_ref and has_constraints):
         r.intent = "answer"
     elif r.signals and not names_product:
         r.intent = "recommend"

@@ -16,10 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from daogou.ingest.schema import Product
 from daogou.ingest.vocab import normalize_color, split_values
 
-__all__ = ["Filters", "content_hash", "product_metadata"]
+__all__ = ["METADATA_VERSION", "Filters", "content_hash", "product_metadata"]
+
+METADATA_VERSION = 2  # bump when product_metadata changes: stored products are then rewritten on the next ingest
 
 _COLOR_KEYS = ("颜色", "color", "colour", "顏色")
 _SIZE_KEYS = ("尺码", "size", "尺寸码", "鞋码")
+_WATERPROOF_KEYS = ("防水", "waterproof")
+_YES = ("是", "yes", "true", "y", "防水", "有")
 
 
 class Filters(BaseModel):
@@ -36,6 +40,7 @@ class Filters(BaseModel):
     exclude_brands: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()
     in_stock: bool = False
+    waterproof: bool = False  # only products whose 防水/waterproof attribute says yes
 
     @model_validator(mode="after")
     def _check_range(self) -> Filters:
@@ -68,6 +73,8 @@ class Filters(BaseModel):
             return False
         if self.in_stock and not meta.get("in_stock", True):
             return False
+        if self.waterproof and not meta.get("waterproof", False):
+            return False
         return not (self.exclude_ids and meta.get("id") in self.exclude_ids)
 
     def to_where(self) -> dict[str, Any] | None:
@@ -89,6 +96,8 @@ class Filters(BaseModel):
             clauses.append(_any_of("sizes", self.sizes))
         if self.in_stock:
             clauses.append({"in_stock": {"$eq": True}})
+        if self.waterproof:
+            clauses.append({"waterproof": {"$eq": True}})
         if self.exclude_ids:
             clauses.append({"id": {"$nin": list(self.exclude_ids)}})
         if not clauses:
@@ -108,6 +117,8 @@ class Filters(BaseModel):
         parts += [f"not {b}" for b in self.exclude_brands]
         if self.in_stock:
             parts.append("in stock")
+        if self.waterproof:
+            parts.append("waterproof")
         return ", ".join(parts)
 
 
@@ -144,6 +155,8 @@ def product_metadata(product: Product) -> dict[str, Any]:
     }
     if product.price is not None:
         meta["price"] = product.price
+    if any(v.strip().lower() in _YES for v in _values_for(product, _WATERPROOF_KEYS)):
+        meta["waterproof"] = True
     if colors:  # Chroma refuses empty lists
         meta["colors"] = colors
     if sizes:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from daogou.ingest.filters import content_hash, product_metadata
+from daogou.ingest.filters import METADATA_VERSION, content_hash, product_metadata
 from daogou.ingest.images import ImageError, open_image
 from daogou.ingest.readers import read_catalog_lines
 from daogou.ingest.schema import Product, RowError
@@ -129,7 +129,7 @@ def _signature(product: Product, ref: Path | str | None) -> str:
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "missing"
-    return f"{content_hash(product)}:{stamp}"
+    return f"{content_hash(product)}:{stamp}:m{METADATA_VERSION}"
 
 
 def _load_image(product: Product, ref: Path | str | None, settings: Settings,

@@ -126,6 +126,8 @@ class CatalogIndex:
             m &= ~np.isin(self._brand, list(filters.exclude_brands))
         if filters.in_stock:
             m &= self._in_stock
+        if filters.waterproof:
+            m &= np.array([bool(x.get("waterproof")) for x in self.meta], dtype=bool)
         if filters.colors or filters.sizes or filters.exclude_ids:
             rest = Filters(colors=filters.colors, sizes=filters.sizes, exclude_ids=filters.exclude_ids)
             for i in np.flatnonzero(m):  # list-valued fields: check the survivors only

@@ -48,6 +48,7 @@ _PRICE_PATTERNS: list[tuple[str, str]] = [
             rf"no more than|no higher than)\s*{_PRE}{_NUM}{_CUR}"),
     ("max", rf"(?:不超过|不高于|低于|少于|不到|小于|最多|预算|budget(?: of| is)?|under|below|less than|"
             rf"cheaper than|at most|max(?:imum)?|up to|within|no more than|<=?)\s*{_PRE}{_NUM}{_CUR}"),
+    ("max", rf"{_PRE}{_NUM}{_CUR}\s*(?:max|tops|at most|or less|or under|or below|or cheaper)\b"),
     ("min", rf"{_PRE}{_NUM}{_CUR}\s*(?:以上|起|之上)"),
     ("min", rf"(?:不低于|高于|超过|多于|大于|至少|over|above|more than|at least|min(?:imum)?|>=?)"
             rf"\s*{_PRE}{_NUM}{_CUR}"),
@@ -56,6 +57,11 @@ _SIZE = re.compile(r"(?<![a-z0-9])(xxs|xs|s|m|l|xl|xxl|xxxl|[2-4]xl)(?:\s*码|(?
 _SIZE_CUE = re.compile(r"(尺码|码|size|穿|号)", re.I)
 _SHOE_SIZE = re.compile(r"(?<!\d)(3[4-9]|4[0-6])\s*(?:码|号)")
 _SIZE_WORD = re.compile(r"(?:size|尺码)\s*[:：]?\s*([a-z0-9]{1,4})", re.I)
+_EN_SIZE = re.compile(r"\b(?:i'?m an?|i am an?|size|in an?|wear an?|in)\s+(extra[- ]small|x-small|small|medium|"
+                      r"large|extra[- ]large|x-large)\b", re.I)
+_EN_SIZES = {"extra small": "XS", "extra-small": "XS", "x-small": "XS", "small": "S", "medium": "M", "large": "L",
+             "extra large": "XL", "extra-large": "XL", "x-large": "XL"}
+_WATERPROOF = re.compile(r"(?<!不)防水|waterproof|water-proof|water resistant|water-resistant|rainproof|防雨", re.I)
 _IN_STOCK = re.compile(r"(有货|现货|有库存|in stock|available now)", re.I)
 _NEGATION = r"(?:不要|不想要|别|除了|排除|不是|not|no|except|without|other than)\s*"
 
@@ -195,7 +201,9 @@ def _brands(text: str, vocab: Vocabulary) -> tuple[list[str], list[str]]:
 
 def _sizes(text: str) -> list[str]:
     out = [m.group(1).upper() for m in _SHOE_SIZE.finditer(text)]
-    out += [m.group(1).upper() for m in _SIZE_WORD.finditer(text)]
+    out += [m.group(1).upper() for m in _SIZE_WORD.finditer(text)
+            if m.group(1).lower() not in _EN_SIZES]
+    out += [_EN_SIZES[m.group(1).lower()] for m in _EN_SIZE.finditer(text)]
     if _SIZE_CUE.search(text) or re.search(r"(?<![a-z])(xs|xl|xxl|xxxl)(?![a-z])", text, re.I):
         out += [m.group(1).upper() for m in _SIZE.finditer(text)]
     return list(dict.fromkeys(out))
@@ -213,9 +221,11 @@ def parse_query(text: str, vocab: Vocabulary | None = None) -> ParsedQuery:
     brands, excluded = _brands(rest, vocab)
     sizes = _sizes(rest)
     in_stock = bool(_IN_STOCK.search(rest))
+    waterproof = bool(_WATERPROOF.search(rest))
     clean = re.sub(r"\s+", " ", rest).strip(" ，,。.!！?？")
     filters = Filters(price_min=low, price_max=high, colors=tuple(colors), categories=tuple(categories),
-                      brands=tuple(brands), exclude_brands=tuple(excluded), sizes=tuple(sizes), in_stock=in_stock)
+                      brands=tuple(brands), exclude_brands=tuple(excluded), sizes=tuple(sizes), in_stock=in_stock,
+                      waterproof=waterproof)
     mentions = {"price": price_phrases, "colors": colors, "categories": categories, "brands": brands,
                 "exclude_brands": excluded, "sizes": sizes}
     return ParsedQuery(text=clean or text.strip(), filters=filters, mentions={k: v for k, v in mentions.items() if v})

@@ -137,6 +137,7 @@ _RELAX_STEPS: list[tuple[str, dict[str, Any]]] = [
     ("category", {"categories": ()}),  # before brand: a named brand says more than a category word
     ("brand", {"brands": ()}),
     ("stock", {"in_stock": False}),
+    ("waterproof", {"waterproof": False}),
 ]
 
 
