@@ -145,7 +145,9 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
             lead = render("messages", "relaxed", lang=lang, cond=cond, dropped="、".join(result.dropped)
                           if lang == "zh" else ", ".join(result.dropped))
         else:
-            lead = render("messages", "found", lang=lang, n=len(result.cards), cond=cond)
+            top = result.cards[0] if result.cards else None
+            lead = render("messages", "found", lang=lang, n=len(result.cards), cond=cond,
+                          top=top.title if top else "", price=f"{top.price:g}" if top and top.price is not None else "")
         return _list_outcome(result, lead, lang)
     if call.name == "similar_products":
         if not a.get("product_id"):

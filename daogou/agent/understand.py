@@ -94,11 +94,15 @@ _TAIL = re.compile(r"\s*(呢|吗|吧|啊|呀|please)?\s*[?？!！。.]*$", re.I)
 
 
 def detect_lang(text: str, default: str = "zh") -> str:
-    """'zh' when CJK characters are at least a fifth of the letters, 'en' when there are only Latin ones."""
-    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
-    if cjk == 0 and latin < 2:
+    """'zh' when Chinese characters outweigh English words (a word counting 1.5 characters), else 'en'.
+
+    "iPhone 15 手机壳有吗" is Chinese; "Do you have the 蓝色雪地靴子 in size 37?" is English with a Chinese name in it.
+    """
+    cjk = len(_CJK.findall(text))
+    words = len(re.findall(r"[A-Za-z]{2,}", text))
+    if cjk == 0 and words == 0:
         return default
-    return "zh" if cjk >= 0.2 * (cjk + latin) or cjk >= 4 else "en"
+    return "zh" if cjk > 1.5 * words else "en"
 
 
 @dataclass
@@ -238,7 +242,7 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "details"
     elif refines and state.query and not names_product:
         r.intent = "refine"
-    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text)) and not (weak_ref and has_constraints):
+    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text)) and not (weak_ref and has_constraints and not _ASKING.search(text)):
         r.intent = "answer"
     elif r.signals and not names_product:
         r.intent = "recommend"
