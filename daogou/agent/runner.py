@@ -10,6 +10,7 @@ from PIL import Image
 from daogou.agent.policy import ToolCall
 from daogou.agent.state import DialogueState
 from daogou.ingest.filters import Filters
+from daogou.ingest.vocab import strip_colors
 from daogou.prompts import render
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.copywriter import write_copy
@@ -99,10 +100,23 @@ def _named_product(index: CatalogIndex, text: str) -> str | None:
 
 def _names_match(index: CatalogIndex, query: str, cards: list[ProductCard]) -> bool:
     """False when the query names a kind of product (title terms) and no card's title has any of those terms."""
-    wanted = index.vocabulary.product_terms(query)
+    wanted = index.vocabulary.product_terms(strip_colors(query))
     if not wanted:
         return True
     return any(wanted & title_terms([c.title]) for c in cards)
+
+
+def _kind_without_filters(index: CatalogIndex, req: SearchRequest, query: str) -> SearchResult | None:
+    """The products of the kind the query names, with the hard filters dropped one by one (price first)."""
+    f = req.filters
+    for change in ({"price_min": None, "price_max": None}, {"colors": (), "sizes": ()}, {"brands": ()}):
+        f = f.model_copy(update=change)
+        found = search_products(index, replace(req, filters=f))
+        named = [c for c in found.cards if _names_match(index, query, [c])]
+        if named:
+            named.sort(key=lambda c: (c.price is None, c.price or 0.0))
+            return replace(found, cards=named)
+    return None
 
 
 def _coherent(cards: list[ProductCard], filters: Filters) -> list[ProductCard]:
@@ -138,8 +152,10 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
             result = replace(result, cards=_coherent(result.cards, result.filters))
         cond = result.filters.describe()
         if result.cards and not result.relaxed and not _names_match(index, a.get("query", ""), result.cards):
-            what = " ".join(x for x in (a.get("query", ""), cond) if x)
-            result = replace(result, relaxed=True)
+            # Nothing of the kind asked for meets the filters: show that kind without them, labelled as nearest.
+            what = " ".join(x for x in (a.get("query", ""), f"({cond})" if cond else "") if x)
+            nearest = _kind_without_filters(index, req, a.get("query", ""))
+            result = replace(nearest or result, relaxed=True, filters=result.filters)
             return _list_outcome(result, render("messages", "no_exact", lang=lang, what=what), lang)
         if result.relaxed:
             lead = render("messages", "relaxed", lang=lang, cond=cond, dropped="、".join(result.dropped)

@@ -88,9 +88,10 @@ _FILLER = re.compile(
     re.I)
 
 
-_LEAD = re.compile(r"^(那|还有|有没有|帮我找|帮我|我想要|我想买|我要|给我|请|麻烦|show me|find me|"
-                   r"i'?m looking for|looking for|what about|how about|do you have|any)\s*", re.I)
-_TAIL = re.compile(r"\s*(呢|吗|吧|啊|呀|please)?\s*[?？!！。.]*$", re.I)
+_LEAD = re.compile(r"^((那|还有|有没有|帮我找|帮我|我想要|我想买|我要|给我|请|麻烦|的|show me|find me|do you have|"
+                   r"i'?m looking for|looking for|what about|how about|do you carry|have you got|got|any|some)\s*)+",
+                   re.I)
+_TAIL = re.compile(r"\s*(有吗|有没有|有不|呢|吗|吧|啊|呀|please)?\s*[?？!！。.]*$", re.I)
 
 
 def detect_lang(text: str, default: str = "zh") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["COLORS", "color_names_en", "colors_in_text", "normalize_color", "split_values"]
+__all__ = ["COLORS", "color_names_en", "colors_in_text", "normalize_color", "split_values", "strip_colors"]
 
 # canonical Chinese colour -> synonyms (Chinese and English, lower case). Order matters for matching:
 # longer synonyms are tried first, so "酒红" is red and "米白" is beige rather than white.
@@ -79,6 +79,15 @@ def colors_in_text(text: str) -> list[str]:
         if canon not in out:
             out.append(canon)
     return out
+
+
+def strip_colors(text: str) -> str:
+    """The text with every colour word blanked out ("黑色的双肩包" -> "  的双肩包")."""
+    t = text.lower()
+    for syn, _ in _SYNONYMS:
+        pattern = rf"(?<![a-z]){re.escape(syn)}(?![a-z])" if _LATIN.search(syn) else re.escape(syn)
+        t = re.sub(pattern, " ", t)
+    return t
 
 
 def color_names_en(canonical: str) -> str:

@@ -63,7 +63,7 @@ _EN_SIZES = {"extra small": "XS", "extra-small": "XS", "x-small": "XS", "small":
              "extra large": "XL", "extra-large": "XL", "x-large": "XL"}
 _WATERPROOF = re.compile(r"(?<!不)防水|waterproof|water-proof|water resistant|water-resistant|rainproof|防雨", re.I)
 _IN_STOCK = re.compile(r"(有货|现货|有库存|in stock|available now)", re.I)
-_NEGATION = r"(?:不要|不想要|别|除了|排除|不是|not|no|except|without|other than)\s*"
+_NEGATION = r"(?:不要|不想要|别|除了|排除|不是|not|no|except|without|other than)\s*(?:made by |from |by |the |any )?"
 
 
 @dataclass(frozen=True)
