@@ -17,8 +17,8 @@ from daogou.tools.copywriter import write_copy
 from daogou.tools.details import answer_about_product, compare_products, product_details
 from daogou.tools.errors import ToolError
 from daogou.tools.facts import CORE_FIELDS, field_label
-from daogou.tools.recommend import Interaction, recommend_for_user, similar_products
 from daogou.tools.query import title_terms
+from daogou.tools.recommend import Interaction, recommend_for_user, similar_products
 from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
 
 __all__ = ["RESULT_MARGIN", "ToolOutcome", "run_tool"]
