@@ -119,6 +119,15 @@ def _kind_without_filters(index: CatalogIndex, req: SearchRequest, query: str) -
     return None
 
 
+def _of_kind(index: CatalogIndex, query: str, cards: list[ProductCard]) -> list[ProductCard]:
+    """Only the products of the kind the query names (its head term, e.g. 卫衣 in "200以内的卫衣"), when any are."""
+    head = index.vocabulary.head_term(strip_colors(query))
+    if not head:
+        return cards
+    kind = [c for c in cards if head in title_terms([c.title])]
+    return kind or cards
+
+
 def _coherent(cards: list[ProductCard], filters: Filters) -> list[ProductCard]:
     """When the top three results share a category and none was asked for, the off-category tail is dropped."""
     if filters.categories or len(cards) < 4:
@@ -146,10 +155,12 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         return ToolOutcome(trace="no tool: small talk", lead=render("messages", "greeting", lang=lang), advise="")
     if call.name == "search_catalog":
         req = SearchRequest(text=a.get("query", ""), image=image if a.get("image") else None,
-                            filters=_args_filters(a), k=k, margin=RESULT_MARGIN)
+                            filters=_args_filters(a), k=3 * k, margin=RESULT_MARGIN)
         result = search_products(index, req)
         if not a.get("image"):
-            result = replace(result, cards=_coherent(result.cards, result.filters))
+            cards = _coherent(_of_kind(index, a.get("query", ""), result.cards), result.filters)
+            result = replace(result, cards=cards)
+        result = replace(result, cards=result.cards[:k])
         cond = result.filters.describe()
         if result.cards and not result.relaxed and not _names_match(index, a.get("query", ""), result.cards):
             # Nothing of the kind asked for meets the filters: show that kind without them, labelled as nearest.

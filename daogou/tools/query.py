@@ -62,7 +62,8 @@ _EN_SIZE = re.compile(r"\b(?:i'?m an?|i am an?|size|in an?|wear an?|in)\s+(extra
 _EN_SIZES = {"extra small": "XS", "extra-small": "XS", "x-small": "XS", "small": "S", "medium": "M", "large": "L",
              "extra large": "XL", "extra-large": "XL", "x-large": "XL"}
 _WATERPROOF = re.compile(r"(?<!不)防水|waterproof|water-proof|water resistant|water-resistant|rainproof|防雨", re.I)
-_IN_STOCK = re.compile(r"(有货|现货|有库存|in stock|available now)", re.I)
+_IN_STOCK = re.compile(r"(有货|现货|有库存|马上发货|现在就能买|能马上买|in stock|available now|order (it )?today|"
+                       r"buy (it )?(right )?now|ships? today|can order|available today)", re.I)
 _NEGATION = r"(?:不要|不想要|别|除了|排除|不是|not|no|except|without|other than)\s*(?:made by |from |by |the |any )?"
 
 
@@ -81,6 +82,16 @@ class Vocabulary:
     def product_terms(self, words: str) -> set[str]:
         """The title terms (CJK bigrams, Latin words) that `words` contain."""
         return title_terms([words]) & self.title_terms
+
+    def head_term(self, words: str) -> str | None:
+        """The last title term in `words`: the head noun of a product phrase ("无线耳机" -> "耳机")."""
+        t = words.lower()
+        best: tuple[int, str] | None = None
+        for term in self.product_terms(words):
+            pos = t.rfind(term)
+            if best is None or pos + len(term) > best[0] or (pos + len(term) == best[0] and len(term) > len(best[1])):
+                best = (pos + len(term), term)
+        return best[1] if best else None
 
 
 @dataclass(frozen=True)
