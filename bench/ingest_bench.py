@@ -85,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="set an environment variable before the models load (repeatable), "
                          "e.g. OMP_WAIT_POLICY=PASSIVE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary stores (path printed)")
+    ap.add_argument("--render", type=Path, default=None, help="print the table of a saved --json result and exit")
     args = ap.parse_args(argv)
+    if args.render:
+        print_report(json.loads(args.render.read_text(encoding="utf-8")))
+        return 0
     force_offline()
     apply_env(args.env)
 

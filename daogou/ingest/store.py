@@ -308,7 +308,7 @@ class ProductStore:
         for pid, meta, doc in self._scan(include=["metadatas", "documents"]):
             yield pid, doc or "", _strip(meta)
 
-    def _scan(self, include: list[str], page: int = 2000) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+    def _scan(self, include: list[str], page: int = 10_000) -> Iterator[tuple[str, dict[str, Any], str | None]]:
         offset = 0
         while True:
             got = self.text.get(include=include, limit=page, offset=offset)
