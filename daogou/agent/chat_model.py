@@ -15,6 +15,7 @@ import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -262,8 +263,6 @@ class LocalChatModel(BaseChatModel):
         """The underlying LLM, loading it now if it was not given (a few seconds; conversion once ~75 s)."""
         with self._load_lock:
             if self.llm is None:
-                from pathlib import Path
-
                 from daogou.agent.llm import LocalLLM
 
                 self.llm = LocalLLM(Path(self.model_path) if self.model_path else None, threads=self.threads)
