@@ -33,7 +33,8 @@ _RECOMMEND = re.compile(r"(猜我喜欢|为我推荐|给我推荐|根据我的|�
                         r"suggest something|personali[sz]ed)", re.I)
 _COMPARE = re.compile(r"(比较|对比|比一比|哪个好|哪个更|哪款好|哪款更|区别|有什么不同|差别|compare|comparison|difference|"
                       r"\bvs\.?\b|versus|which (one )?is better|which should i)", re.I)
-_DETAILS = re.compile(r"(详情|详细|介绍一下|介绍下|参数|规格|具体信息|看看第|more about|tell me more|details|specs|"
+_DETAILS = re.compile(r"(详情|详细|介绍一下|介绍下|参数|规格|具体信息|看看第|说说|more about|tell me more|tell me about|"
+                      r"details|specs|"
                       r"specifications|more info)", re.I)
 _COPY = re.compile(r"(文案|广告语|卖点|写一段|写个|写一个|写段|宣传|推广语|种草|标题|copywriting|"
                    r"write .{0,40}\b(copy|description|ad|advert|blurb|slogan|tagline|listing)\b|marketing (copy|text)|"
@@ -81,10 +82,11 @@ _PRODUCT_ID = re.compile(r"\b([A-Z]{1,3}\d{3,6})\b")
 # turn names a new kind of product ("那T恤呢") or only revises the current search ("有蓝色的吗").
 _FILLER = re.compile(
     r"(我想要|我想买|我想|我要|想要|想买|帮我找|帮我|给我|找一下|找找|找|看看|看一下|有没有|有吗|有的|有|要|的|呢|吗|吧|啊|呀|"
-    r"那|还有|什么|一些|一点|一下|点|些|再|换成|换|只要|只看|请|麻烦|可以|能|推荐|一款|一个|一件|款|色|颜色|"
-    r"show me|find me|find|i want|i need|i'm looking for|looking for|do you have|are there|any|some|ones?|"
+    r"那|还有|什么|一些|一点|一下|点|些|再|换成|换|只要|只看|请|麻烦|可以|能|推荐|一款|一个|一件|款|色|颜色)|"
+    r"\b(show me|find me|find|i want|i need|i'm looking for|looking for|do you have|are there|any|some|ones?|"
     r"what about|how about|please|can you|could you|instead|only|just|in|the|a|an|me|with|for|of|and|or|to|"
-    r"cheaper|cheap|colou?r|size|brand|too|also|other|more|less|expensive|something|else)",
+    r"cheaper|cheap|colou?r|size|brand|too|also|other|more|less|expensive|something|else|she|he|they|loves?|"
+    r"likes?|wants?|needs?|my|her|his|their)\b",
     re.I)
 
 

@@ -85,7 +85,9 @@ class Vocabulary:
 
     def head_term(self, words: str) -> str | None:
         """The last title term in `words`: the head noun of a product phrase ("无线耳机" -> "耳机")."""
-        t = words.lower()
+        t = "".join(w.rstrip("s") if len(w) > 3 and w.isalpha() and w.isascii() else w
+                    for w in re.findall(r"[a-z]{3,}|[^a-z]+", words.lower()))
+        t = re.sub(r"\s+", " ", t)
         best: tuple[int, str] | None = None
         for term in self.product_terms(words):
             pos = t.rfind(term)
@@ -107,13 +109,21 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
+_STOPWORDS = frozenset({"for", "with", "and", "the", "from", "into", "your", "our", "you", "this", "that", "set",
+                        "new", "one", "all", "any", "some", "need", "want", "like", "love", "get", "got", "have"})
+
+
 def title_terms(titles: list[str]) -> frozenset[str]:
-    """The terms `Vocabulary.names_product` looks for, from product titles."""
+    """The terms `Vocabulary.names_product` looks for, from product titles: CJK bigrams, Latin words of 3+
+    letters (singular, no function words) and Latin word pairs ("running shoe")."""
     out: set[str] = set()
     for title in titles:
         t = title.lower()
         out |= {t[i:i + 2] for i in range(len(t) - 1) if _is_cjk(t[i]) and _is_cjk(t[i + 1])}
-        out |= {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", t)}
+        words = [w.rstrip("s") if len(w) > 3 else w for w in re.findall(r"[a-z]{3,}", t)]
+        words = [w for w in words if w not in _STOPWORDS]
+        out |= set(words)
+        out |= {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
     return frozenset(out)
 
 
