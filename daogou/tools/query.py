@@ -85,7 +85,7 @@ class Vocabulary:
 
     def head_term(self, words: str) -> str | None:
         """The last title term in `words`: the head noun of a product phrase ("无线耳机" -> "耳机")."""
-        t = "".join(w.rstrip("s") if len(w) > 3 and w.isalpha() and w.isascii() else w
+        t = "".join(_singular(w) if w.isascii() and w.isalpha() else w
                     for w in re.findall(r"[a-z]{3,}|[^a-z]+", words.lower()))
         t = re.sub(r"\s+", " ", t)
         best: tuple[int, str] | None = None
@@ -109,6 +109,11 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
+def _singular(word: str) -> str:
+    """'shoes' -> 'shoe', 'glasses' -> 'glasse' (both sides alike), 'wireless' stays."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 _STOPWORDS = frozenset({"for", "with", "and", "the", "from", "into", "your", "our", "you", "this", "that", "set",
                         "new", "one", "all", "any", "some", "need", "want", "like", "love", "get", "got", "have"})
 
@@ -120,7 +125,7 @@ def title_terms(titles: list[str]) -> frozenset[str]:
     for title in titles:
         t = title.lower()
         out |= {t[i:i + 2] for i in range(len(t) - 1) if _is_cjk(t[i]) and _is_cjk(t[i + 1])}
-        words = [w.rstrip("s") if len(w) > 3 else w for w in re.findall(r"[a-z]{3,}", t)]
+        words = [_singular(w) for w in re.findall(r"[a-z]{3,}", t)]
         words = [w for w in words if w not in _STOPWORDS]
         out |= set(words)
         out |= {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
