@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import force_offline, format_facts, machine_facts, peak_rss_mib  # noqa: E402
+from bench.common import force_offline, format_facts, load_average, machine_facts, peak_rss_mib  # noqa: E402
 
 SYSTEM = "你是本店的导购助手，帮顾客找到合适的商品。回答简短，使用顾客的语言。"
 LONG_ASK = "请详细比较一下跑步鞋和篮球鞋的区别，从缓震、支撑、鞋底、重量和适用场景几个方面各写一段。"
@@ -104,13 +104,15 @@ def run(dtype: str, args: argparse.Namespace) -> dict[str, Any]:
     load_s = time.perf_counter() - t0
     tools = _tools()
     schemas = [compact_schema(convert_to_openai_tool(t)) for t in tools]
-    print(f"\n== {dtype}: loaded in {load_s:.1f} s, peak RSS {peak_rss_mib():.0f} MiB")
+    print(f"\n== {dtype}: loaded in {load_s:.1f} s, peak RSS {peak_rss_mib():.0f} MiB, load avg {load_average()}")
     speed = _speed(llm, schemas, args.new_tokens)
     print(f"  prompt {speed['prompt_tokens']} tokens: prefill {speed['prefill_tok_s']:.0f} tok/s, "
           f"TTFT cold {speed['ttft_cold_s']:.2f} s; decode {speed['decode_tok_s']:.1f} tok/s "
           f"({speed['decode_tokens']} tokens)")
     print(f"  next turn ({speed['warm_prompt_tokens']} tokens, {speed['warm_prefilled']} prefilled): "
           f"TTFT warm {speed['ttft_warm_s']:.2f} s")
+    if args.speed_only:
+        return {"dtype": dtype, "load_s": load_s, **speed}
     dec = _decisions(llm, tools, args.verbose)
     print(f"  tool decision: first {dec['first_s']:.1f} s (cold prefix), then median {dec['median_s']:.1f} s; "
           f"right tool {dec['right_tool']}/{dec['n']}, right key arguments {dec['right_args']}/{dec['n']}")
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="DAOGOU_HOME holding the converted model")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=100, help="tokens to decode in the speed run")
+    parser.add_argument("--speed-only", action="store_true", help="skip the ten tool decisions")
     parser.add_argument("--quiet", dest="verbose", action="store_false", help="no per-request lines")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line at the end")
     args = parser.parse_args()
