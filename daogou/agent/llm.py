@@ -298,11 +298,16 @@ class LocalLLM:
                 if cut > emitted:
                     yield text[emitted:cut]
             finally:
-                stats.decode_tokens = len(new)
-                stats.decode_s = time.perf_counter() - t_first if new else 0.0
-                stats.total_s = time.perf_counter() - t0
-                self.last_stats = stats
-                self._remember(fed, cache, len(ids))
+                self._finish(stats, t0, t_first, new, fed, cache, len(ids))
+
+    def _finish(self, stats: GenerationStats, t0: float, t_first: float, new: list[int], fed: list[int],
+                cache: Any, prompt_len: int) -> None:
+        """Close a generation's stats and keep its KV cache for the next prompt with the same prefix."""
+        stats.decode_tokens = len(new)
+        stats.decode_s = time.perf_counter() - t_first if new else 0.0
+        stats.total_s = time.perf_counter() - t0
+        self.last_stats = stats
+        self._remember(fed, cache, prompt_len)
 
     def generate(self, messages: list[dict[str, Any]], **kwargs: Any) -> str:
         """The whole reply as one string (see `stream` for the arguments)."""
@@ -348,11 +353,7 @@ class LocalLLM:
                     logits = self._forward(step, cache)
                     fed.extend(step)
             finally:
-                stats.decode_tokens = len(new)
-                stats.decode_s = time.perf_counter() - t_first if new else 0.0
-                stats.total_s = time.perf_counter() - t0
-                self.last_stats = stats
-                self._remember(fed, cache, len(ids))
+                self._finish(stats, t0, t_first, new, fed, cache, len(ids))
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         if not matcher.is_terminated():
             raise GenerationError(f"the JSON was not complete after max_new_tokens={max_new_tokens} tokens "
