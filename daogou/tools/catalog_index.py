@@ -41,6 +41,7 @@ class CatalogIndex:
         self.meta: list[dict[str, Any]] = []
         self._price = np.zeros(0)
         self._in_stock = np.zeros(0, dtype=bool)
+        self._waterproof = np.zeros(0, dtype=bool)
         self._category = np.zeros(0, dtype=object)
         self._brand = np.zeros(0, dtype=object)
         self.vocabulary = Vocabulary()
@@ -68,6 +69,7 @@ class CatalogIndex:
         self.pos = {pid: i for i, pid in enumerate(ids)}
         self._price = np.array([m.get("price", np.nan) for m in metas], dtype=np.float64)
         self._in_stock = np.array([bool(m.get("in_stock", True)) for m in metas], dtype=bool)
+        self._waterproof = np.array([bool(m.get("waterproof", False)) for m in metas], dtype=bool)
         self._category = np.array([m.get("category", "") for m in metas], dtype=object)
         self._brand = np.array([m.get("brand", "") for m in metas], dtype=object)
         titles = [str(m.get("title") or d[:60]) for m, d in zip(metas, docs, strict=True)]
@@ -127,7 +129,7 @@ class CatalogIndex:
         if filters.in_stock:
             m &= self._in_stock
         if filters.waterproof:
-            m &= np.array([bool(x.get("waterproof")) for x in self.meta], dtype=bool)
+            m &= self._waterproof
         if filters.colors or filters.sizes or filters.exclude_ids:
             rest = Filters(colors=filters.colors, sizes=filters.sizes, exclude_ids=filters.exclude_ids)
             for i in np.flatnonzero(m):  # list-valued fields: check the survivors only

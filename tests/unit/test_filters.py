@@ -65,3 +65,10 @@ def test_inverted_price_range_is_refused_with_the_fix():
 def test_content_hash_changes_with_content_only():
     assert content_hash(_p()) == content_hash(_p())
     assert content_hash(_p()) != content_hash(_p(price=200.0))
+
+
+def test_waterproof_reads_the_attribute_value_not_the_key():
+    assert product_metadata(_p(attributes={"防水": "是"}))["waterproof"] is True
+    assert "waterproof" not in product_metadata(_p(attributes={"防水": "否"}))
+    assert not Filters(waterproof=True).matches(product_metadata(_p(attributes={"防水": "否"})))
+    assert Filters(waterproof=True).to_where() == {"waterproof": {"$eq": True}}

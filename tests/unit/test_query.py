@@ -69,3 +69,10 @@ def test_colour_words():
     assert colors_in_text("酒红色和米白的") == ["红色", "米色"]
     assert colors_in_text("网红同款 bored") == []
     assert normalize_color("Navy") == "蓝色" and normalize_color("未知") is None
+
+
+def test_waterproof_and_english_sizes_and_n_max():
+    f = parse_query("I need a waterproof backpack, 500 max, I'm a medium", VOCAB).filters
+    assert f.waterproof and f.price_max == 500 and f.sizes == ("M",)
+    assert not parse_query("这件不防水也行", VOCAB).filters.waterproof
+    assert parse_query("nothing over 500", VOCAB).filters.price_max == 500
