@@ -1,4 +1,5 @@
-"""Ranking metrics with binary relevance: nDCG@k, MRR@k, Recall@k, and their mean over a set of queries.
+"""Ranking metrics with binary relevance (nDCG@k, MRR@k, Precision/Recall/F1@k) and list-level metrics of
+recommendations (catalog coverage, intra-list diversity, novelty).
 
 Definitions (the standard ones, as in trec_eval / BEIR with binary gains):
 
@@ -7,6 +8,14 @@ Definitions (the standard ones, as in trec_eval / BEIR with binary gains):
 - nDCG@k = DCG@k / IDCG@k
 - MRR@k  = 1 / (rank of the first relevant document) if it is within the top k, else 0
 - Recall@k = |relevant within the top k| / |relevant|
+- Precision@k = |relevant within the top k| / k (a list shorter than k is not rewarded for being short)
+- F1@k = harmonic mean of Precision@k and Recall@k of the same list (0 when both are 0)
+
+Of a set of recommendation lists (one per user):
+
+- catalog coverage = |distinct ids recommended to anyone| / |catalog|
+- intra-list diversity = 1 - mean pairwise cosine of the unit item vectors within one list
+- novelty = mean over a list's items of -log2 p(item), p = the item's popularity share (see `novelty`)
 
 A query with no relevant documents has no defined score; `mean_metrics` refuses it rather than
 silently counting it as 0 or 1.
@@ -15,9 +24,14 @@ silently counting it as 0 or 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-__all__ = ["mean_metrics", "mrr_at_k", "ndcg_at_k", "recall_at_k"]
+import numpy as np
+
+__all__ = [
+    "catalog_coverage", "f1_at_k", "intra_list_diversity", "mean_metrics", "mrr_at_k", "ndcg_at_k", "novelty",
+    "precision_at_k", "recall_at_k",
+]
 
 
 def _check_k(k: int) -> None:
@@ -67,6 +81,56 @@ def recall_at_k(ranked_ids: Sequence[str], relevant_ids: Collection[str], k: int
     if not relevant:
         return 0.0
     return sum(1 for d in _top_unique(ranked_ids, k) if d in relevant) / len(relevant)
+
+
+def precision_at_k(ranked_ids: Sequence[str], relevant_ids: Collection[str], k: int = 10) -> float:
+    """Share of the k slots filled by a relevant id (divided by k, even when the list is shorter)."""
+    _check_k(k)
+    relevant = set(relevant_ids)
+    return sum(1 for d in _top_unique(ranked_ids, k) if d in relevant) / k
+
+
+def f1_at_k(ranked_ids: Sequence[str], relevant_ids: Collection[str], k: int = 10) -> float:
+    """Harmonic mean of Precision@k and Recall@k of one list; 0.0 when neither finds anything."""
+    p, r = precision_at_k(ranked_ids, relevant_ids, k), recall_at_k(ranked_ids, relevant_ids, k)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def catalog_coverage(lists: Iterable[Sequence[str]], catalog_size: int) -> float:
+    """Share of the catalog that appears in at least one list."""
+    if catalog_size < 1:
+        raise ValueError(f"catalog_size={catalog_size} must be at least 1 (the number of products)")
+    return len({d for ids in lists for d in ids}) / catalog_size
+
+
+def intra_list_diversity(ids: Sequence[str], vectors: Mapping[str, np.ndarray]) -> float | None:
+    """1 - mean pairwise cosine of the list's item vectors (normalised here); None for fewer than 2 items.
+
+    Ids without a vector are left out of the pairs. 0 means all items point the same way; higher is more varied.
+    """
+    vecs = [np.asarray(vectors[d], dtype=np.float64) for d in dict.fromkeys(ids) if d in vectors]
+    if len(vecs) < 2:
+        return None
+    m = np.stack(vecs)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    m = m / np.where(norms == 0, 1.0, norms)
+    sims = m @ m.T
+    n = len(vecs)
+    mean_pair = (sims.sum() - np.trace(sims)) / (n * (n - 1))
+    return float(1.0 - mean_pair)
+
+
+def novelty(ids: Sequence[str], counts: Mapping[str, int], n_users: int) -> float | None:
+    """Mean self-information -log2 p of the list's items, p = (users who touched the item + 1) / (n_users + 1).
+
+    `counts` holds how many users interacted with each item (in the data the recommender learnt from);
+    add-one smoothing gives never-seen items a finite, highest novelty. None for an empty list.
+    """
+    if n_users < 0:
+        raise ValueError(f"n_users={n_users} must be >= 0")
+    if not ids:
+        return None
+    return sum(-math.log2((counts.get(d, 0) + 1) / (n_users + 1)) for d in ids) / len(ids)
 
 
 def mean_metrics(

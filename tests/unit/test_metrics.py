@@ -5,9 +5,20 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from daogou.evals.metrics import mean_metrics, mrr_at_k, ndcg_at_k, recall_at_k
+from daogou.evals.metrics import (
+    catalog_coverage,
+    f1_at_k,
+    intra_list_diversity,
+    mean_metrics,
+    mrr_at_k,
+    ndcg_at_k,
+    novelty,
+    precision_at_k,
+    recall_at_k,
+)
 
 DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dev"
 
@@ -70,6 +81,39 @@ def test_bad_inputs_are_refused_with_the_fix():
         mean_metrics([(["a"], ["a"]), (["a"], [])])
     with pytest.raises(ValueError, match="positive integer"):
         ndcg_at_k(["a"], ["a"], 0)
+
+
+def test_precision_divides_by_k_and_f1_is_the_harmonic_mean():
+    ranked = ["a", "x", "b", "y", "z"]
+    assert precision_at_k(ranked, {"a", "b", "c", "d"}, 5) == pytest.approx(2 / 5)
+    assert precision_at_k(["a"], {"a"}, 10) == pytest.approx(0.1)  # a short list is not rewarded
+    assert precision_at_k(["a", "a", "b"], {"a"}, 2) == pytest.approx(0.5)  # duplicates earn nothing
+    # P = 2/5, R = 2/4 -> F1 = 2 * 0.4 * 0.5 / 0.9
+    assert f1_at_k(ranked, {"a", "b", "c", "d"}, 5) == pytest.approx(0.4 / 0.9)
+    assert f1_at_k(["x"], {"a"}, 5) == 0.0
+
+
+def test_catalog_coverage_counts_distinct_items_over_all_lists():
+    assert catalog_coverage([["a", "b"], ["b", "c"], []], 10) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="catalog_size=0"):
+        catalog_coverage([["a"]], 0)
+
+
+def test_intra_list_diversity_hand_computed():
+    v = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 2.0]), "c": np.array([3.0, 3.0])}
+    # cos(a,b) = 0, cos(a,c) = cos(b,c) = 1/sqrt(2): mean = sqrt(2)/3
+    assert intra_list_diversity(["a", "b", "c"], v) == pytest.approx(1 - np.sqrt(2) / 3)
+    assert intra_list_diversity(["a", "a"], v) is None  # one distinct item: no pair
+    assert intra_list_diversity(["a", "zzz"], v) is None  # ids without a vector are left out
+    assert intra_list_diversity(["a", "c"], {"a": v["a"], "c": v["a"] * 5}) == pytest.approx(0.0)
+
+
+def test_novelty_is_mean_self_information_with_add_one_smoothing():
+    counts = {"hit": 7, "niche": 1}
+    # p(hit) = 8/8 -> 0 bits; p(niche) = 2/8 -> 2 bits; never seen: 1/8 -> 3 bits
+    assert novelty(["hit"], counts, 7) == pytest.approx(0.0)
+    assert novelty(["hit", "niche", "new"], counts, 7) == pytest.approx((0 + 2 + 3) / 3)
+    assert novelty([], counts, 7) is None
 
 
 @pytest.mark.skipif(not (DEV / "dev_corpus.jsonl").exists(), reason="../shared/data/dev not present")
