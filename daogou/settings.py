@@ -38,6 +38,11 @@ class Settings:
     llm_base_url: str | None = None  # OpenAI-compatible server (vLLM, llama.cpp server, Ollama) when llm="openai"
     llm_model: str = "qwen2.5"  # model name sent to that server
     shop_name: str = "本店"  # how the assistant names the shop
+    ui_lang: str = "zh"  # language of the web widget's own words: "zh" or "en" (replies follow the shopper)
+    ui_allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (iframe / web component); () = same host
+    ui_root_path: str = ""  # sub-path the app is served under, e.g. "/shop/assistant" ("" = at /)
+    ui_max_upload_bytes: int = 8 * 1024 * 1024  # largest photo a shopper may upload
+    ui_keep_session: bool = True  # a reload keeps the conversation (session id in the browser's localStorage)
 
     @property
     def resolved_store_dir(self) -> Path:
@@ -74,16 +79,43 @@ class Settings:
             values["llm_path"] = Path(env["DAOGOU_LLM_PATH"])
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
+        values.update(_ui_env(env))
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("store_dir"), str):
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
         if values.get("llm", "local") not in ("local", "openai", "none"):
             raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
+        if values.get("ui_lang", "zh") not in ("zh", "en"):
+            raise ValueError(f"DAOGOU_UI_LANG={values['ui_lang']!r} is not one of zh, en")
+        root = str(values.get("ui_root_path", "") or "").rstrip("/")
+        if root and not root.startswith("/"):
+            raise ValueError(f"DAOGOU_UI_ROOT_PATH={root!r} must start with '/', e.g. /shop/assistant")
+        values["ui_root_path"] = root
         return cls(**values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _ui_env(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
+    """The web widget's settings from DAOGOU_UI_* variables."""
+    values: dict[str, object] = {}
+    if env.get("DAOGOU_UI_LANG"):
+        values["ui_lang"] = env["DAOGOU_UI_LANG"].strip().lower()
+    if env.get("DAOGOU_UI_ORIGINS"):
+        values["ui_allowed_origins"] = tuple(o.strip().rstrip("/") for o in env["DAOGOU_UI_ORIGINS"].split(",")
+                                             if o.strip())
+    if env.get("DAOGOU_UI_ROOT_PATH"):
+        values["ui_root_path"] = env["DAOGOU_UI_ROOT_PATH"]
+    if env.get("DAOGOU_UI_MAX_UPLOAD_BYTES"):
+        values["ui_max_upload_bytes"] = _int_env("DAOGOU_UI_MAX_UPLOAD_BYTES", env["DAOGOU_UI_MAX_UPLOAD_BYTES"])
+    if env.get("DAOGOU_UI_KEEP_SESSION"):
+        raw = env["DAOGOU_UI_KEEP_SESSION"].strip().lower()
+        if raw not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(f"DAOGOU_UI_KEEP_SESSION={raw!r} is not a yes/no value; use 1 or 0")
+        values["ui_keep_session"] = raw in ("1", "true", "yes")
+    return values
 
 
 def _int_env(name: str, raw: str) -> int:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from daogou.agent.cli_serve import serve
 from daogou.agent.cli_user import user_app
 from daogou.settings import Settings
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Measure retrieval and other parts on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(user_app, name="user")
+app.command()(serve)
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma store folder (default $DAOGOU_HOME/store).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]

@@ -1,0 +1,133 @@
+"""The web widget's logic without a browser: card HTML escaping, upload checks, session mapping, streamed turns."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from daogou.agent.cards_html import ThumbnailCache, card_html, cards_html, escape_text
+from daogou.agent.sessions import SessionStore
+from daogou.agent.uploads import UploadError, read_upload
+from daogou.agent.web_sessions import history_messages, restore_identity
+from daogou.settings import Settings
+
+XSS_TITLE = '<img src=x onerror=alert(1)> 红色连衣裙 <script>alert("t")</script>'
+CARD = {"id": "X1", "title": XSS_TITLE, "price": 199.0, "currency": "CNY", "brand": "<b>云裳</b>",
+        "category": "服装", "attributes": {"颜色": "红色\"><script>x()</script>", "尺码": "M"}, "stock": 0,
+        "image": None, "url": "", "score": 0.5}
+
+
+def _png(path: Path, size=(64, 48), color=(200, 20, 20)) -> Path:
+    Image.new("RGB", size, color).save(path)
+    return path
+
+
+def test_card_escapes_every_catalog_string():
+    out = card_html(CARD, "zh")
+    assert "<script" not in out and "<img src=x" not in out and "<b>" not in out
+    assert html.escape(XSS_TITLE) in out  # shown literally
+    assert "&lt;script&gt;x()&lt;/script&gt;" in out
+    assert "¥199" in out and "缺货" in out and "无图" in out
+    assert "\n" not in cards_html([CARD, CARD], "zh")  # one line: Markdown keeps it one HTML block
+
+
+def test_card_english_and_stock_and_foreign_currency():
+    out = card_html({**CARD, "title": "Mug", "price": 12.5, "currency": "USD", "stock": 7}, "en")
+    assert "12.50 USD" in out and "7 in stock" in out
+
+
+def test_escape_text_neutralises_html():
+    assert escape_text("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escape_text("") == ""
+
+
+def test_thumbnail_is_an_inline_jpeg_and_bad_paths_give_none(tmp_path):
+    thumbs = ThumbnailCache(max_bytes=10_000_000, max_pixels=40_000_000, side=32)
+    uri = thumbs.data_uri(str(_png(tmp_path / "a.png", (300, 200))))
+    assert uri and uri.startswith("data:image/jpeg;base64,")
+    assert thumbs.data_uri(str(_png(tmp_path / "a.png", (300, 200)))) == uri  # cached
+    (tmp_path / "x.txt").write_text("not an image")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    for bad in (None, "", str(tmp_path / "missing.png"), str(tmp_path / "x.txt"), str(tmp_path / "broken.png"),
+                "/etc/passwd"):
+        assert thumbs.data_uri(bad) is None
+    out = card_html({**CARD, "image": str(tmp_path / "a.png")}, "zh", thumbs)
+    assert re.search(r'<img src="data:image/jpeg;base64,[A-Za-z0-9+/=]+" alt="&lt;img', out)
+
+
+@pytest.fixture
+def ui_settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home", ui_max_upload_bytes=2000)
+
+
+def test_upload_accepts_a_small_image(tmp_path, ui_settings):
+    im = read_upload(_png(tmp_path / "ok.png", (20, 20)), ui_settings, "zh")
+    assert im.mode == "RGB" and im.size == (20, 20)
+
+
+def test_upload_refuses_wrong_type_too_big_and_corrupt_with_friendly_words(tmp_path, ui_settings):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(UploadError, match="只能上传图片.*notes.txt"):
+        read_upload(tmp_path / "notes.txt", ui_settings, "zh")
+    big = _png(tmp_path / "big.png", (400, 400))
+    Image.effect_noise((400, 400), 80).convert("RGB").save(big)  # noise does not compress: well over 2000 bytes
+    with pytest.raises(UploadError, match="too big .* under 0 MB|too big"):
+        read_upload(big, ui_settings, "en")
+    (tmp_path / "fake.png").write_bytes(b"this is text pretending to be a png")
+    with pytest.raises(UploadError, match="打不开"):
+        read_upload(tmp_path / "fake.png", ui_settings, "zh")
+    with pytest.raises(UploadError, match="打不开"):
+        read_upload(tmp_path / "gone.png", ui_settings, "zh")
+
+
+def test_browser_identity_is_fresh_restored_or_replaced():
+    store = SessionStore(":memory:")
+    a = restore_identity(store, None, keep=True)
+    b = restore_identity(store, None, keep=True)
+    assert a.user_id != b.user_id and a.session_id != b.session_id and a.user_id.startswith("web-")
+    assert restore_identity(store, a.to_saved(), keep=True) == a  # reload keeps the session
+    assert restore_identity(store, a.to_saved(), keep=False) != a  # shop turned keeping off
+    stolen = {"user": b.user_id, "session": a.session_id}  # another browser's session id
+    assert restore_identity(store, stolen, keep=True).session_id != a.session_id
+    for junk in ("x", {"user": "../../etc", "session": "1"}, {"user": "api", "session": a.session_id}, 42):
+        fresh = restore_identity(store, junk, keep=True)
+        assert fresh.user_id.startswith("web-") and fresh.session_id not in (a.session_id, b.session_id)
+
+
+def test_history_messages_rebuild_cards_and_escape():
+    store = SessionStore(":memory:")
+    sid = store.ensure_session("web-1")
+    store.append_message(sid, "user", "<script>hi</script>")
+    store.append_message(sid, "assistant", "为你找到 1 件 <b>", [CARD])
+    msgs = history_messages(store, sid, "zh")
+    assert [m["role"] for m in msgs] == ["user", "assistant", "assistant"]
+    assert msgs[0]["content"] == "&lt;script&gt;hi&lt;/script&gt;"
+    assert 'class="dg-cards"' in msgs[1]["content"] and "<script" not in msgs[1]["content"]
+    assert msgs[2]["content"].endswith("&lt;b&gt;")
+
+
+def test_ui_settings_from_env(monkeypatch):
+    monkeypatch.setenv("DAOGOU_UI_LANG", "EN")
+    monkeypatch.setenv("DAOGOU_UI_ORIGINS", "https://shop.example/, http://127.0.0.1:8001")
+    monkeypatch.setenv("DAOGOU_UI_ROOT_PATH", "/shop/assistant/")
+    monkeypatch.setenv("DAOGOU_UI_MAX_UPLOAD_BYTES", "1234")
+    monkeypatch.setenv("DAOGOU_UI_KEEP_SESSION", "0")
+    s = Settings.from_env()
+    assert (s.ui_lang, s.ui_root_path, s.ui_max_upload_bytes, s.ui_keep_session) == ("en", "/shop/assistant",
+                                                                                      1234, False)
+    assert s.ui_allowed_origins == ("https://shop.example", "http://127.0.0.1:8001")
+    monkeypatch.setenv("DAOGOU_UI_LANG", "fr")
+    with pytest.raises(ValueError, match="DAOGOU_UI_LANG='fr'.*zh, en"):
+        Settings.from_env()
+    monkeypatch.setenv("DAOGOU_UI_LANG", "zh")
+    monkeypatch.setenv("DAOGOU_UI_ROOT_PATH", "shop")
+    with pytest.raises(ValueError, match="must start with '/'"):
+        Settings.from_env()
+    monkeypatch.setenv("DAOGOU_UI_ROOT_PATH", "/a")
+    monkeypatch.setenv("DAOGOU_UI_KEEP_SESSION", "maybe")
+    with pytest.raises(ValueError, match="yes/no"):
+        Settings.from_env()
