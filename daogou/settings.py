@@ -37,6 +37,7 @@ class Settings:
     llm_path: Path | None = None  # a transformers model folder; None -> the bundled Qwen2.5-0.5B bf16 copy
     llm_base_url: str | None = None  # OpenAI-compatible server (vLLM, llama.cpp server, Ollama) when llm="openai"
     llm_model: str = "qwen2.5"  # model name sent to that server
+    copy_adapter: Path | None = None  # LoRA adapter of `daogou tune copy` for product copy (DAOGOU_COPY_ADAPTER)
     shop_name: str = "本店"  # how the assistant names the shop
     ui_lang: str = "zh"  # language of the web widget's own words: "zh" or "en" (replies follow the shopper)
     ui_allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (iframe / web component); () = same host
@@ -77,6 +78,8 @@ class Settings:
             values["models_path"] = Path(env["DAOGOU_MODELS"])
         if env.get("DAOGOU_LLM_PATH"):
             values["llm_path"] = Path(env["DAOGOU_LLM_PATH"])
+        if env.get("DAOGOU_COPY_ADAPTER"):
+            values["copy_adapter"] = Path(env["DAOGOU_COPY_ADAPTER"])
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
         values.update(_ui_env(env))

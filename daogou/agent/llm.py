@@ -120,6 +120,8 @@ class LocalLLM:
             prefill; bf16 results depend on matrix shapes, an unaligned split can flip a greedy token.
         jump_forward: in `generate_json`, feed text the grammar forces (`", "arguments": {"`) in one
             forward pass instead of token by token.
+        adapter: a LoRA adapter folder written by `daogou tune copy`; merged into the weights at load, so
+            decoding costs the same (see daogou/tuning/copy_lora.py).
 
     Example:
         >>> llm = LocalLLM(threads=2)
@@ -129,7 +131,7 @@ class LocalLLM:
 
     def __init__(self, model_path: Path | None = None, *, threads: int = 2, settings: Settings | None = None,
                  dtype: str = "bfloat16", prefix_cache_size: int = 4, prefill_chunk: int = 256,
-                 jump_forward: bool = True) -> None:
+                 jump_forward: bool = True, adapter: Path | None = None) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r} is not supported; choose one of {DTYPES}")
         for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
@@ -158,6 +160,11 @@ class LocalLLM:
                           "config.json, weights and tokenizer files (save_pretrained output)") from e
         if not self.tokenizer.chat_template:
             raise ValueError(f"the tokenizer in {self.model_path} has no chat template; use an instruct model")
+        self.adapter = None
+        if adapter is not None:
+            from daogou.tuning.adapter import merge_adapter
+
+            self.model, self.adapter = merge_adapter(self.model, Path(adapter), self.model_path)
         if dtype == "int8":
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.vocab_size = int(self.model.config.vocab_size)  # logits width; may exceed len(tokenizer)

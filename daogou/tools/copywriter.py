@@ -28,7 +28,8 @@ from daogou.tools.errors import ToolError, choice_error, resolve_ids, unknown_id
 from daogou.tools.facts import LANGS, price_text, product_facts
 from daogou.tools.search import ProductCard
 
-__all__ = ["STYLES", "CopyResult", "ParsedCopy", "copy_prompt", "parse_copy", "ungrounded_terms", "write_copy"]
+__all__ = ["STYLES", "CopyResult", "ParsedCopy", "copy_for_product", "copy_prompt", "parse_copy", "ungrounded_terms",
+           "write_copy"]
 
 # zh style name -> en style name; either name is accepted in either language
 STYLES: dict[str, str] = {"简洁": "concise", "活泼": "playful", "高端": "premium", "促销": "promotional"}
@@ -110,14 +111,19 @@ def _style_for(style: str, language: str) -> str:
     return s if language == "zh" else STYLES[s]
 
 
-def copy_prompt(product: Product, style: str = "简洁", language: str = "zh") -> str:
-    """The copywriting prompt for `product`: its catalog facts, the style's hint and one few-shot example."""
+def copy_prompt(product: Product, style: str = "简洁", language: str = "zh", prompt_key: str = "prompt") -> str:
+    """The copywriting prompt for `product`: its catalog facts, the style's hint and the few-shot examples.
+
+    `prompt_key` picks the template in copy.yaml: "prompt" (default), or the one a LoRA adapter was trained with.
+    """
     style = _style_for(style, language)
     data = load_prompts("copy")
     facts = [(k, v[:MAX_DESCRIPTION_FACT]) for k, v in product_facts(product, language, fields=_PROMPT_FIELDS)]
-    examples = data["examples"][language]
-    example = next((e for e in examples if e["style"] == style), examples[0])
-    return render("copy", "prompt", lang=language, style=style, style_hint=data["styles"][language][style],
+    examples = [e for e in data["examples"][language] if e["style"] == style] or data["examples"][language][:1]
+    named = f"{product.title} {product.category}"
+    example = next((e for e in examples if any(k in named for k in e.get("kinds", []))), None) \
+        or next((e for e in examples if not e.get("kinds")), examples[0])
+    return render("copy", prompt_key, lang=language, style=style, style_hint=data["styles"][language][style],
                   facts=facts, example=example)
 
 
@@ -232,8 +238,17 @@ def write_copy(index: CatalogIndex, product_id: str, *, style: str = "简洁", l
     products = index.store.get_products(known)
     if not products:
         raise unknown_ids_error(unknown or known, index.ids)
-    p = products[0]
-    raw = generate(copy_prompt(p, style, language))
+    return copy_for_product(products[0], style=style, language=language, generate=generate)
+
+
+def copy_for_product(p: Product, *, style: str = "简洁", language: str = "zh", generate: Callable[[str], str],
+                     prompt_key: str = "prompt") -> CopyResult:
+    """Copy for a Product record (no store needed): prompt, `generate`, parse, drop ungrounded claims.
+
+    `write_copy` and `daogou eval copy` both go through here, so the eval measures what shoppers get.
+    """
+    style = _style_for(style, language)
+    raw = generate(copy_prompt(p, style, language, prompt_key))
     if not isinstance(raw, str):
         raise ToolError(f"the copy generator returned {type(raw).__name__}, not text; check the generate callable")
     parsed = parse_copy(raw)
