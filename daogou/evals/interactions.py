@@ -30,7 +30,7 @@ from daogou.tools.recommend import EVENT_WEIGHTS
 
 __all__ = [
     "EVENT_ALIASES", "LogEvent", "LogReadResult", "Taste", "generate_log", "make_tastes", "price_bands",
-    "read_interaction_log", "write_log",
+    "read_interaction_log", "simulate_log", "write_log",
 ]
 
 # Short and common names of events -> the recommender's own event names.
@@ -226,7 +226,7 @@ def _match(taste: Taste, p: Product, band: str) -> float:
     """How well a product suits the taste, in (0, 1]: colour and price band (category is handled by sampling)."""
     colour = 1.0 if not taste.colours or _colour(p) in taste.colours else 0.25
     gap = abs(BANDS.index(band) - BANDS.index(taste.band))
-    return colour * (1.0, 0.4, 0.15)[gap]
+    return colour * (1.0, 0.5, 0.2)[gap]
 
 
 def generate_log(products: Sequence[Product], *, n_users: int = 200, seed: int = 7, noise: float = 0.15,
@@ -236,6 +236,12 @@ def generate_log(products: Sequence[Product], *, n_users: int = 200, seed: int =
     Deterministic for a given catalog, `n_users` and `seed`. `noise` is the share of views that ignore taste
     (drawn uniformly from the catalog). Sessions spread over `days` days from 2026-01-01.
     """
+    return simulate_log(products, n_users=n_users, seed=seed, noise=noise, days=days)[1]
+
+
+def simulate_log(products: Sequence[Product], *, n_users: int = 200, seed: int = 7, noise: float = 0.15,
+                 days: int = 90) -> tuple[list[Taste], list[dict[str, Any]]]:
+    """The simulated shoppers' tastes and their log (see `generate_log`)."""
     if not products:
         raise ValueError("generate_log needs a non-empty catalog")
     if not 0.0 <= noise <= 1.0:
@@ -244,19 +250,20 @@ def generate_log(products: Sequence[Product], *, n_users: int = 200, seed: int =
         raise ValueError(f"n_users={n_users} must be at least 1")
     rng = random.Random(seed)
     bands = price_bands(products)
-    appeal = {p.id: rng.lognormvariate(0.0, 0.8) for p in products}  # shared by everyone: hits and duds
+    appeal = {p.id: rng.lognormvariate(0.0, 0.6) for p in products}  # shared by everyone: hits and duds
     by_cat: dict[str, list[Product]] = {}
     for p in products:
         by_cat.setdefault(p.category or "", []).append(p)
     rows: list[dict[str, Any]] = []
-    for taste in make_tastes(products, n_users, rng):
-        weights = {c: [appeal[p.id] * _match(taste, p, bands[p.id]) ** 2 for p in by_cat[c]]
+    tastes = make_tastes(products, n_users, rng)
+    for taste in tastes:
+        weights = {c: [appeal[p.id] * _match(taste, p, bands[p.id]) for p in by_cat[c]]
                    for c, _ in taste.categories}
-        n_sessions = rng.randint(3, 12)
+        n_sessions = rng.randint(2, 8)
         starts = sorted(rng.uniform(0, days * 86400) for _ in range(n_sessions))
         for start in starts:
             t = start
-            for _ in range(rng.randint(2, 8)):
+            for _ in range(rng.randint(1, 6)):
                 t += rng.uniform(20, 300)
                 if rng.random() < noise:
                     p = rng.choice(products)
@@ -267,7 +274,7 @@ def generate_log(products: Sequence[Product], *, n_users: int = 200, seed: int =
                                                       else 0.3)
                 rows.append(_row(taste.user, p.id, "viewed", t))
                 r = rng.random()
-                if r < 0.25 * (1 - fit):
+                if r < 0.3 * (1 - fit) ** 2:
                     rows.append(_row(taste.user, p.id, "disliked", t + 5))
                     continue
                 if rng.random() < 0.45 * fit:
@@ -279,7 +286,7 @@ def generate_log(products: Sequence[Product], *, n_users: int = 200, seed: int =
     rows.sort(key=lambda r: (r["_t"], r["user"]))
     for r in rows:
         r["time"] = (START + timedelta(seconds=r.pop("_t"))).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return rows
+    return tastes, rows
 
 
 def _row(user: str, item: str, event: str, t: float) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daogou.evals.interactions import generate_log, price_bands, read_interaction_log, write_log
+from daogou.evals.interactions import generate_log, price_bands, read_interaction_log, simulate_log, write_log
 from daogou.ingest.demo import demo_products
 
 
@@ -65,18 +65,35 @@ def test_tastes_are_stable_over_time(products, log):
     assert same / len(users) > 0.8
 
 
-def test_liked_and_bought_items_follow_colour_and_price_band(products, log):
-    colour = {p.id: p.attributes["颜色"] for p in products}
+def test_liked_and_bought_items_follow_the_simulated_tastes(products):
+    tastes, rows = simulate_log(products, n_users=120, seed=3)
+    taste = {t.user: t for t in tastes}
+    product = {p.id: p for p in products}
     band = price_bands(products)
-    colour_shares, band_shares = [], []
-    for rows in _by_user(log).values():
-        positive = [r["item"] for r in rows if r["event"] in ("like", "buy")]
-        if len(positive) >= 5:
-            colour_shares.append(sum(sorted(Counter(colour[i] for i in positive).values())[-2:]) / len(positive))
-            band_shares.append(_top_share([band[i] for i in positive]))
-    assert len(colour_shares) > 50
-    assert sum(colour_shares) / len(colour_shares) > 0.6  # two colours of twelve: 1/6 without taste
-    assert sum(band_shares) / len(band_shares) > 0.6  # one band of three: 1/3 without taste
+
+    def share(events, fits):
+        hits = [fits(taste[r["user"]], r["item"]) for r in rows if r["event"] in events]
+        return sum(hits) / len(hits)
+
+    def in_category(t, i):
+        return product[i].category in dict(t.categories)
+
+    def in_colour(t, i):
+        return product[i].attributes["颜色"] in t.colours
+
+    def in_band(t, i):
+        return band[i] == t.band
+
+    # what a shopper without taste would give: the catalog's share of their categories / colours / band
+    base_cat = sum(len(t.categories) for t in tastes) / len(tastes) / 12
+    base_colour = sum(len(t.colours) for t in tastes) / len(tastes) / 12
+    positive = ("like", "cart", "buy")
+    assert share(positive, in_category) > 0.9 > 5 * base_cat
+    assert share(positive, in_colour) > 0.5 > 3 * base_colour
+    assert share(positive, in_band) > 0.6 > 1 / 3 + 0.25
+    # likes follow colour and price more than views do (a shopper looks around, then picks what suits them)
+    assert share(positive, in_colour) > share(("view",), in_colour) + 0.2
+    assert share(("dislike",), in_colour) < base_colour + 0.05
 
 
 def test_dislikes_fall_on_items_outside_the_taste(products, log):
