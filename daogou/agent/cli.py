@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from daogou.agent.cli_copy import eval_copy, tune_app
 from daogou.agent.cli_serve import serve
 from daogou.agent.cli_eval import eval_make_log, eval_recommend
 from daogou.agent.cli_user import user_app
@@ -26,9 +27,11 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Measure retrieval and other parts on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(user_app, name="user")
+app.command()(serve)
+app.add_typer(tune_app, name="tune")
+eval_app.command("copy")(eval_copy)
 eval_app.command("recommend")(eval_recommend)
 eval_app.command("make-log")(eval_make_log)
-app.command()(serve)
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma store folder (default $DAOGOU_HOME/store).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
