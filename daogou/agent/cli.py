@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from daogou.agent.cli_copy import eval_copy, tune_app
-from daogou.agent.cli_serve import serve
 from daogou.agent.cli_eval import eval_make_log, eval_recommend
+from daogou.agent.cli_serve import serve
 from daogou.agent.cli_user import user_app
 from daogou.settings import Settings
 
