@@ -12,3 +12,13 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: 2.13.0 is the CPU build; an unpinned torch would pull a multi-GB CUDA build.
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[test]"
+# The widget's browser tests drive Debian's Chromium (Playwright cannot download browsers here), with a CJK font
+# so the screenshots show Chinese. Installed only when missing; needs root (CI runs as root).
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk"; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+  else
+    echo "note: /usr/bin/chromium missing and not root: the widget's browser tests will be skipped" >&2
+  fi
+fi

@@ -107,9 +107,9 @@ def card_html(card: dict[str, Any], lang: str, thumbs: ThumbnailCache | None = N
     attrs = list((card.get("attributes") or {}).items())[:MAX_ATTRIBUTES]
     meta = " · ".join(escape_text(f"{k}: {v}") for k, v in attrs)
     brand = escape_text(str(card.get("brand") or ""))
-    return (f'<div class="dg-card" data-id="{pid}">{img}<div class="dg-title">{title}</div>'
+    return (f'<div class="dg-card">{img}<div class="dg-title">{title}</div>'
             f'<div><span class="dg-price">{escape_text(_price(card, lang))}</span> {_stock(card, lang)}</div>'
-            f'<div class="dg-meta">{pid}{" · " + brand if brand else ""}</div>'
+            f'<div class="dg-meta"><span class="dg-id">{pid}</span>{" · " + brand if brand else ""}</div>'
             f'<div class="dg-meta">{meta}</div></div>')
 
 

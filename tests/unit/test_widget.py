@@ -31,7 +31,7 @@ def test_card_escapes_every_catalog_string():
     assert "<script" not in out and "<img src=x" not in out and "<b>" not in out
     assert html.escape(XSS_TITLE) in out  # shown literally
     assert "&lt;script&gt;x()&lt;/script&gt;" in out
-    assert "¥199" in out and "缺货" in out and "无图" in out
+    assert "¥199" in out and "缺货" in out and "无图" in out and '<span class="dg-id">X1</span>' in out
     assert "\n" not in cards_html([CARD, CARD], "zh")  # one line: Markdown keeps it one HTML block
 
 
