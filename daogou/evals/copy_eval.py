@@ -34,6 +34,7 @@ class RecordScore:
     decode_tokens: int = 0
     seconds: float = 0.0
     removed: list[str] = field(default_factory=list)
+    raw: str = ""  # the model's output before parsing and the grounding check
 
 
 @dataclass
@@ -90,7 +91,7 @@ def evaluate_copy(examples: Sequence[CopyExample], generate: Callable[[str], str
         tokens, seconds = stats() if stats else (0, time.perf_counter() - t0)
         hyp = scored_text(copy)
         rec = RecordScore(line=ex.line, hypothesis=hyp, reference=ex.reference, scores=score_pair(hyp, ex.reference),
-                          decode_tokens=tokens, seconds=seconds, removed=copy.removed)
+                          decode_tokens=tokens, seconds=seconds, removed=copy.removed, raw=copy.raw)
         records.append(rec)
         if on_record:
             on_record(rec)

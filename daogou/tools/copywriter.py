@@ -28,8 +28,8 @@ from daogou.tools.errors import ToolError, choice_error, resolve_ids, unknown_id
 from daogou.tools.facts import LANGS, price_text, product_facts
 from daogou.tools.search import ProductCard
 
-__all__ = ["STYLES", "CopyResult", "ParsedCopy", "copy_for_product", "copy_prompt", "parse_copy", "ungrounded_terms",
-           "write_copy"]
+__all__ = ["STYLES", "CopyResult", "ParsedCopy", "copy_for_product", "copy_prompt", "drop_repeats", "parse_copy",
+           "ungrounded_terms", "write_copy"]
 
 # zh style name -> en style name; either name is accepted in either language
 STYLES: dict[str, str] = {"简洁": "concise", "活泼": "playful", "高端": "premium", "促销": "promotional"}
@@ -169,7 +169,27 @@ def parse_copy(text: str) -> ParsedCopy:
     if not ok:
         return ParsedCopy(title="", selling_points=[], description=_clean(text), ok=False)
     points = list(dict.fromkeys(points))  # small models repeat a line until they run out of tokens
-    return ParsedCopy(title=title, selling_points=points[:3], description=_join(desc or loose), ok=True)
+    return ParsedCopy(title=title, selling_points=points[:3], description=drop_repeats(_join(desc or loose)), ok=True)
+
+
+_CLAUSE = re.compile(r"[^，,。；;！!？?、\n]+[，,。；;！!？?、\n]*")
+
+
+def drop_repeats(text: str) -> str:
+    """`text` without clauses said before (a small model loops "透气舒适，适合各种场合，透气舒适，..." to its budget).
+
+    A clause is the text up to a comma, full stop, semicolon, enumeration comma, ! or ?; it is dropped when the
+    same words (punctuation aside) were already said in the text. The last kept clause keeps its punctuation.
+    """
+    seen: set[str] = set()
+    kept: list[str] = []
+    for clause in _CLAUSE.findall(text):
+        words = re.sub(r"[\s，,。；;！!？?、]+", "", clause)
+        if words and words in seen:
+            continue
+        seen.add(words)
+        kept.append(clause)
+    return "".join(kept).strip()
 
 
 def _join(parts: Sequence[str]) -> str:

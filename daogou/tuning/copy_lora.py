@@ -5,7 +5,8 @@ model's chat template, followed by `描述：<the reference copy>` and the end-o
 on the copy only (prompt labels are -100). The frozen base stays in bf16; the LoRA matrices (peft, rank
 `rank`, alpha 2·rank, on the attention and MLP projections) train in fp32 with AdamW and a linear decay,
 one example per step (no padding). A checkpoint (adapter + optimizer + step + losses) is written every
-`save_every` steps into `<out>/checkpoint`, atomically, so a killed run continues where it stopped.
+`save_every` steps into `<out>/checkpoint`, atomically, so a killed run continues where it stopped; run
+again with a higher --max-steps to train further on the same data and settings.
 The finished adapter goes to `<out>` with `daogou_adapter.json` (see daogou/tuning/adapter.py).
 """
 
@@ -132,8 +133,9 @@ def tune_copy_adapter(examples: Sequence[CopyExample], cfg: TuneConfig, settings
     if not encoded:
         raise TuneError(f"none of the {len(examples)} examples fits in --max-len {cfg.max_len} tokens; raise it")
     steps = _plan(len(encoded), cfg)
+    # what a checkpoint must share to be continued; the step count may grow (--max-steps raised: train on)
     fingerprint = {"base_sha256": base_model_hash(base), "data_sha256": data_hash(examples), "rank": cfg.rank,
-                   "lr": cfg.lr, "max_len": cfg.max_len, "seed": cfg.seed, "steps": len(steps),
+                   "lr": cfg.lr, "max_len": cfg.max_len, "seed": cfg.seed, "epochs": cfg.epochs,
                    "targets": list(cfg.target_modules)}
 
     model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.bfloat16)
@@ -157,7 +159,11 @@ def tune_copy_adapter(examples: Sequence[CopyExample], cfg: TuneConfig, settings
         opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
         sched.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
         start, losses, spent = state["step"], state["losses"], state["train_s"]
+        if start > len(steps):
+            raise TuneError(f"the checkpoint in {ckpt} is at step {start}, past the {len(steps)} steps asked; raise "
+                            "--max-steps or pass --no-resume")
         log.info("resuming from step %d of %d", start, len(steps))
+    resumed_from = start
 
     def save_checkpoint(step: int) -> None:
         def write(folder: Path) -> None:
@@ -196,6 +202,7 @@ def tune_copy_adapter(examples: Sequence[CopyExample], cfg: TuneConfig, settings
                        max_len=cfg.max_len, loss_first=round(sum(losses[:window]) / window, 4),
                        loss_last=round(sum(losses[-window:]) / window, 4), train_s=round(spent, 1),
                        extra={"targets": list(cfg.target_modules), "seed": cfg.seed, "threads": cfg.threads,
+                              "resumed_from": resumed_from,
                               "s_per_step": round(spent / max(1, len(losses)), 2)})
 
     def write_adapter(folder: Path) -> None:

@@ -145,3 +145,13 @@ def test_write_copy_errors(index):
         write_copy(index, "NOPE", generate=scripted(""))
     with pytest.raises(ToolError, match="Unknown style"):
         write_copy(index, "T1", style="funny", generate=scripted(""))
+
+
+def test_repeated_clauses_are_dropped_from_the_description():
+    from daogou.tools.copywriter import drop_repeats
+
+    looping = "描述：宽大，透气舒适，适合各种场合，宽大，透气舒适，适合各种场合，宽大，透气"
+    assert parse_copy(looping).description == "宽大，透气舒适，适合各种场合，透气"
+    assert drop_repeats("显瘦，复古，复古。线条、撞色、复古") == "显瘦，复古，线条、撞色、"
+    assert drop_repeats("第一句。第二句。") == "第一句。第二句。"
+    assert drop_repeats("A tee. Wear it daily.") == "A tee. Wear it daily."
