@@ -131,3 +131,69 @@ def test_ui_settings_from_env(monkeypatch):
     monkeypatch.setenv("DAOGOU_UI_KEEP_SESSION", "maybe")
     with pytest.raises(ValueError, match="yes/no"):
         Settings.from_env()
+
+
+@pytest.fixture
+def shop_widget(fake_store, settings, tmp_path):
+    from daogou.agent.dialogue import Agent
+    from daogou.agent.webapp import ShopWidget
+    from daogou.ingest.pipeline import ingest_catalogs
+    from daogou.tools.catalog_index import CatalogIndex
+    from tests.unit.test_agent import INJECTED, ROWS, ScriptedWriter, _catalog
+
+    ingest_catalogs([_catalog(tmp_path, [dict(r) for r in ROWS] + [dict(INJECTED)])], fake_store, settings)
+    agent = Agent(CatalogIndex(fake_store), writer=ScriptedWriter("这件很适合夏天穿。"))
+    return ShopWidget(settings.with_(ui_max_upload_bytes=5000), agent, SessionStore(":memory:"))
+
+
+def test_widget_turn_streams_user_step_cards_then_growing_words(shop_widget):
+    ident = shop_widget.on_load(None)[0]
+    frames = list(shop_widget.chat({"text": "红色连衣裙 300元以内", "files": []}, [], ident, []))
+    history = frames[-1][0]
+    assert history[0] == {"role": "user", "content": "红色连衣裙 300元以内"}
+    step = history[1]
+    assert step["metadata"]["title"] == "搜索商品" and step["metadata"]["status"] == "done"
+    assert 'class="dg-cards"' in history[2]["content"] and "D1" in history[2]["content"]
+    words = [f[0][-1]["content"] for f in frames if f[0][-1]["role"] == "assistant" and "dg-cards" not in
+             f[0][-1]["content"] and "metadata" not in f[0][-1]]
+    assert len(set(words)) >= 2 and words[-1].startswith(words[0])  # the words grew over several frames
+    assert all("raw" not in m for m in history)
+    shown, pick = frames[-1][3], frames[-1][4]
+    assert shown[0]["id"] == "D1" and pick.value == "D1"
+    # the stored session gives the same conversation back after a reload
+    reloaded = shop_widget.on_load(ident)
+    assert reloaded[0] == ident and [m["role"] for m in reloaded[2]] == ["user", "assistant", "assistant"]
+
+
+def test_widget_card_action_names_the_product(shop_widget):
+    ident = shop_widget.on_load(None)[0]
+    frames = list(shop_widget.act("similar")("D1", [], ident, [{"id": "D1", "title": "x"}]))
+    assert frames[-1][0][0]["content"] == "找和 D1 类似的"
+    assert frames[-1][2]  # identity kept
+
+
+def test_widget_upload_errors_are_friendly_messages(shop_widget, tmp_path):
+    ident = shop_widget.on_load(None)[0]
+    fake = tmp_path / "fake.png"
+    fake.write_text("not a picture")
+    frames = list(shop_widget.chat({"text": "", "files": [str(fake)]}, [], ident, []))
+    assert len(frames) == 1 and "打不开" in frames[0][0][-1]["content"]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    frames = list(shop_widget.chat({"text": "找类似的", "files": [{"path": str(notes)}]}, [], ident, []))
+    assert "只能上传图片" in frames[0][0][-1]["content"]
+
+
+def test_widget_escapes_what_the_shopper_types(shop_widget):
+    ident = shop_widget.on_load(None)[0]
+    frames = list(shop_widget.chat("<script>alert(1)</script> 白色T恤", [], ident, []))
+    assert frames[-1][0][0]["content"].startswith("&lt;script&gt;")
+
+
+def test_api_ask_streams_and_continues(shop_widget):
+    first = list(shop_widget.ask("红色连衣裙 300元以内", None, ""))
+    assert first[-1]["done"] and first[-1]["products"][0]["id"] == "D1" and len(first) >= 2
+    sid = first[-1]["session_id"]
+    again = list(shop_widget.ask("第一个防水吗？", None, sid))[-1]
+    assert again["session_id"] == sid and again["tool_calls"]
+    assert list(shop_widget.ask("x", None, "bad id!"))[-1]["error"].startswith("bad session id")
