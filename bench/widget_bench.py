@@ -2,7 +2,8 @@
 
 Each query runs in a fresh browser context (a new shopper) against a running `daogou serve`; times are taken
 from pressing Enter to the moment the cards / the first words / the last change of the words appear in the DOM
-(polled every 20 ms). The first query also pays the model's first-call warm-up; it is reported and left out.
+(polled every 20 ms; the turn is over when the words have not changed for 6 s).
+The first query also pays the model's first-call warm-up; it is reported and left out.
 
     daogou serve --port 7860 &        # real model and catalog, as configured
     python bench/widget_bench.py [--url http://127.0.0.1:7860/] [--repeat 2] [--json]
@@ -38,7 +39,7 @@ def one_turn(browser, url: str, query: str, settle_s: float = 6.0) -> dict[str, 
     box.press("Enter")
     first_card = first_words = last_words = None
     last_len, since = 0, time.perf_counter()
-    while time.perf_counter() - since < settle_s and time.perf_counter() - t0 < 300:
+    while (first_words is None or time.perf_counter() - since < settle_s) and time.perf_counter() - t0 < 300:
         cards, n = page.evaluate(SNAPSHOT)
         now = (time.perf_counter() - t0) * 1000
         if cards and first_card is None:
