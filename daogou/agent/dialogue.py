@@ -17,7 +17,7 @@ from PIL import Image
 
 from daogou.agent.grounding import Facts, SentenceGate
 from daogou.agent.policy import ToolCall, choose_tool
-from daogou.agent.runner import ToolOutcome, run_tool
+from daogou.agent.runner import ToolOutcome, call_filters, run_tool
 from daogou.agent.state import DialogueState, ShownProduct
 from daogou.agent.understand import Reading, read_turn
 from daogou.prompts import render
@@ -148,11 +148,24 @@ class Agent:
         shown = [ShownProduct(id=c.id, title=c.title, price=c.price, brand=c.brand, category=c.category,
                               attributes=c.attributes) for c in outcome.cards]
         state.last_tool = call.name
-        as_list = call.name in ("search_catalog", "similar_products", "recommend_for_user")
+        as_list = call.name in ("search_catalog", "similar_products", "recommend_for_user", "compare_products") \
+            or len(shown) > 1
         state.remember(shown, as_list=as_list)
         if call.name in ("search_catalog",) and not outcome.error:
             state.query = call.args.get("query", state.query) or state.query
             state.filters = reading.filters
+            if len(shown) == 1:
+                state.interactions.append((shown[0].id, "viewed"))  # asked for by name and looked at
+        anchor = None
+        if call.name == "similar_products" and call.args.get("product_id") and not outcome.error:
+            anchor = call.args["product_id"]
+            state.filters = call_filters(call.args)  # refinements revise these ("300以内", "in black")
+        elif call.name == "search_catalog" and call.args.get("image") and shown:
+            anchor = shown[0].id  # the nearest product to the photo stands for it in refinements
+            state.filters = reading.parsed.filters
+        state.anchor = anchor
+        if call.name == "answer_about_product":
+            state.last_question = call.args.get("question", "")
         if call.name in ("product_details", "answer_about_product", "write_copy", "similar_products") \
                 and call.args.get("product_id"):
             state.focus = call.args["product_id"]

@@ -20,8 +20,9 @@ __all__ = ["ToolCall", "choose_tool", "copy_style", "filters_to_args"]
 _INTENT_TOOL = {
     "search": "search_catalog", "refine": "search_catalog", "similar": "similar_products",
     "recommend": "recommend_for_user", "details": "product_details", "compare": "compare_products",
-    "answer": "answer_about_product", "copy": "write_copy", "greet": None,
+    "answer": "answer_about_product", "copy": "write_copy", "greet": None, "overview": None,
 }
+_ELSE = re.compile(r"(再|别的|其他|其它|还有|更多|\belse\b|\bother\b|\bmore\b|\banother\b)", re.I)
 
 
 @dataclass
@@ -31,6 +32,8 @@ class ToolCall:
     name: str | None
     args: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    recent: tuple[str, ...] = ()  # constraints this very turn set ("price"): the last to give up when relaxing
+    reply: str = "greeting"  # without a tool: "greeting", "farewell" (small talk) or "overview" (what the shop sells)
 
 
 def filters_to_args(query: str, f: Filters) -> dict[str, Any]:
@@ -68,13 +71,30 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
         return ToolCall("search_catalog", args)
     name = _INTENT_TOOL[intent]
     if name is None:
-        return ToolCall(None)
+        reply = "overview" if intent == "overview" else "farewell" if reading.farewell else "greeting"
+        return ToolCall(None, reply=reply)
     if name == "search_catalog":
-        return ToolCall(name, filters_to_args(reading.query, reading.filters))
+        args = filters_to_args(reading.query, reading.filters)
+        if reading.keywords:
+            args["keywords"] = list(reading.keywords)
+        if reading.cheapest:
+            args["sort"] = "price"
+        price_now = reading.parsed.filters.price_min is not None or reading.parsed.filters.price_max is not None \
+            or any(n.startswith(("cheaper than", "pricier than")) for n in reading.notes)
+        return ToolCall(name, args, recent=("price",) if price_now else ())
     if name == "recommend_for_user":
+        # only what this turn asks for: constraints of an earlier search are not the shopper's taste
         args: dict[str, Any] = {"k": k}
-        if not reading.filters.is_empty():
-            args.update({k2: v for k2, v in filters_to_args("", reading.filters).items() if k2 != "query"})
+        stated = reading.parsed.filters
+        if not stated.is_empty():
+            args.update({k2: v for k2, v in filters_to_args("", stated).items() if k2 != "query"})
+        if _ELSE.search(reading.parsed.text):
+            args["exclude_seen"] = True  # "再推荐几件", "what else": not what they have already seen
+        return ToolCall(name, args)
+    if name == "similar_products":
+        target = reading.refs[0] if reading.refs else state.anchor or _target(reading, state)
+        args = {"product_id": target} if target else {}
+        args.update({k2: v for k2, v in filters_to_args("", reading.filters).items() if k2 != "query"})
         return ToolCall(name, args)
     if name == "compare_products":
         ids = reading.refs if len(reading.refs) >= 2 else (state.shown[:2] if len(state.shown) >= 2 else reading.refs)
@@ -84,7 +104,9 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
     target = _target(reading, state)
     args = {"product_id": target} if target else {}
     if name == "answer_about_product":
-        args["question"] = reading.parsed.text
+        args["question"] = reading.question or reading.parsed.text
+        if len(reading.refs) > 1:
+            args = {"product_ids": list(reading.refs), "question": args["question"]}
     if name == "write_copy":
         low = reading.parsed.text.lower()
         lang = "zh" if re.search(r"中文|chinese", low) else "en" if re.search(r"英文|english", low) else reading.lang

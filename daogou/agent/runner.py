@@ -14,14 +14,14 @@ from daogou.ingest.vocab import strip_colors
 from daogou.prompts import render
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.copywriter import write_copy
-from daogou.tools.details import answer_about_product, compare_products, product_details
+from daogou.tools.details import AnswerResult, answer_about_product, compare_products, product_details
 from daogou.tools.errors import ToolError
 from daogou.tools.facts import CORE_FIELDS, field_label
-from daogou.tools.query import title_terms
+from daogou.tools.query import CATEGORY_ALIASES, title_terms
 from daogou.tools.recommend import Interaction, recommend_for_user, similar_products
 from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
 
-__all__ = ["RESULT_MARGIN", "ToolOutcome", "run_tool"]
+__all__ = ["RESULT_MARGIN", "ToolOutcome", "call_filters", "run_tool"]
 
 RESULT_MARGIN = 0.08  # chat shows only results within this of the best hybrid score (see SearchRequest.margin)
 
@@ -40,7 +40,8 @@ class ToolOutcome:
     error: str = ""
 
 
-def _args_filters(args: dict) -> Filters:
+def call_filters(args: dict) -> Filters:
+    """Filters from a tool call's arguments (the keys `filters_to_args` writes)."""
     def many(key: str) -> tuple[str, ...]:
         v = args.get(key)
         return () if v in (None, "", []) else tuple(v) if isinstance(v, list | tuple) else (str(v),)
@@ -106,10 +107,15 @@ def _names_match(index: CatalogIndex, query: str, cards: list[ProductCard]) -> b
     return any(wanted & title_terms([c.title]) for c in cards)
 
 
-def _kind_without_filters(index: CatalogIndex, req: SearchRequest, query: str) -> SearchResult | None:
-    """The products of the kind the query names, with the hard filters dropped one by one (price first)."""
+def _kind_without_filters(index: CatalogIndex, req: SearchRequest, query: str, keep: tuple[str, ...] = ()
+                          ) -> SearchResult | None:
+    """The products of the kind the query names, with the hard filters dropped one by one (price first, unless
+    the shopper has just set the price: then the older constraints go first)."""
     f = req.filters
-    for change in ({"price_min": None, "price_max": None}, {"colors": (), "sizes": ()}, {"brands": ()}):
+    steps = [("price", {"price_min": None, "price_max": None}),
+             ("other", {"colors": (), "sizes": (), "waterproof": False, "in_stock": False}), ("brand", {"brands": ()})]
+    steps.sort(key=lambda step: step[0] in keep)
+    for _, change in steps:
         f = f.model_copy(update=change)
         found = search_products(index, replace(req, filters=f))
         named = [c for c in found.cards if _names_match(index, query, [c])]
@@ -124,8 +130,20 @@ def _of_kind(index: CatalogIndex, query: str, cards: list[ProductCard]) -> list[
     head = index.vocabulary.head_term(strip_colors(query))
     if not head:
         return cards
-    kind = [c for c in cards if head in title_terms([c.title])]
-    return kind or cards
+    for term in dict.fromkeys((head, head.split()[-1])):  # "wireless headphone", then "headphone"
+        kind = [c for c in cards if term in title_terms([c.title])]
+        if kind:
+            return kind
+    return cards
+
+
+def _mentioning(cards: list[ProductCard], keywords: list[str]) -> list[ProductCard]:
+    """The cards whose title or attribute values mention one of `keywords` ("三文鱼"), when any do."""
+    if not keywords:
+        return cards
+    hits = [c for c in cards if any(w.lower() in " ".join((c.title, *c.attributes.values())).lower()
+                                    for w in keywords)]
+    return hits or cards
 
 
 def _coherent(cards: list[ProductCard], filters: Filters) -> list[ProductCard]:
@@ -138,11 +156,29 @@ def _coherent(cards: list[ProductCard], filters: Filters) -> list[ProductCard]:
     return [c for c in cards if c.category in top]
 
 
+def _answer_line(ans: AnswerResult, lang: str) -> str:
+    if not ans.found:
+        return render("messages", "answer_missing", lang=lang, title=ans.card.title)
+    sep = "，" if lang == "zh" else ", "
+    facts = sep.join(f"{_label(f.field, lang)}{'：' if lang == 'zh' else ': '}{f.value}" for f in ans.facts[:4])
+    line = render("messages", "answer_found", lang=lang, title=ans.card.title, facts=facts)
+    return line + (("" if lang == "zh" else " ") + ans.note if ans.note else "")
+
+
+def _categories(index: CatalogIndex, lang: str) -> str:
+    """The catalog's categories, in English words where the alias table knows them."""
+    cats = sorted(index.vocabulary.categories)
+    if lang == "zh":
+        return "、".join(cats)
+    english = {zh: next((w for w in words if w.isascii()), zh) for zh, words in CATEGORY_ALIASES.items()}
+    return ", ".join(english.get(c, c) for c in cats)
+
+
 def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
          lang: str, generate: Callable[..., str], k: int) -> ToolOutcome:
     a = call.args
     needs_one = ("similar_products", "answer_about_product", "write_copy")
-    if call.name in needs_one and not a.get("product_id") and image is None:
+    if call.name in needs_one and not a.get("product_id") and not a.get("product_ids") and image is None:
         named = _named_product(index, text)
         if named:
             a["product_id"] = named
@@ -152,20 +188,26 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         if named:
             a["product_ids"] = [named]
     if call.name is None:
-        return ToolOutcome(trace="no tool: small talk", lead=render("messages", "greeting", lang=lang), advise="")
+        if call.reply == "overview":
+            return ToolOutcome(trace="no tool: the catalog's categories",
+                               lead=render("messages", "overview", lang=lang, categories=_categories(index, lang)))
+        return ToolOutcome(trace="no tool: small talk", lead=render("messages", call.reply, lang=lang), advise="")
     if call.name == "search_catalog":
         req = SearchRequest(text=a.get("query", ""), image=image if a.get("image") else None,
-                            filters=_args_filters(a), k=3 * k, margin=RESULT_MARGIN)
+                            filters=call_filters(a), k=3 * k, margin=RESULT_MARGIN)
         result = search_products(index, req)
         if not a.get("image"):
             cards = _coherent(_of_kind(index, a.get("query", ""), result.cards), result.filters)
+            cards = _mentioning(cards, a.get("keywords") or [])
+            if a.get("sort") == "price":
+                cards = sorted(cards, key=lambda c: (c.price is None, c.price or 0.0))
             result = replace(result, cards=cards)
         result = replace(result, cards=result.cards[:k])
         cond = result.filters.describe()
         if result.cards and not result.relaxed and not _names_match(index, a.get("query", ""), result.cards):
             # Nothing of the kind asked for meets the filters: show that kind without them, labelled as nearest.
             what = " ".join(x for x in (a.get("query", ""), f"({cond})" if cond else "") if x)
-            nearest = _kind_without_filters(index, req, a.get("query", ""))
+            nearest = _kind_without_filters(index, req, a.get("query", ""), keep=call.recent)
             result = replace(nearest or result, relaxed=True, filters=result.filters)
             return _list_outcome(result, render("messages", "no_exact", lang=lang, what=what), lang)
         if result.relaxed:
@@ -179,12 +221,23 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
     if call.name == "similar_products":
         if not a.get("product_id"):
             return _need_product(lang)
-        result = similar_products(index, a["product_id"], k=k)
-        title = next((p.title for p in index.store.get_products([a["product_id"]])), a["product_id"])
+        anchor = next(iter(index.store.get_products([a["product_id"]])), None)
+        if anchor is None:
+            raise ToolError(f"Unknown product id {a['product_id']!r}; use an id shown in this conversation.")
+        filters = call_filters(a)
+        result = similar_products(index, anchor.id, k=k, filters=filters)
+        if not filters.categories and anchor.category:
+            # "more like this" means more of the same kind: the anchor's category, unless that leaves too few
+            same = similar_products(index, anchor.id, k=k,
+                                    filters=filters.model_copy(update={"categories": (anchor.category,)}))
+            if len(same.cards) >= min(2, len(result.cards)):
+                result = same
+        title = anchor.title
         return _list_outcome(result, render("messages", "similar", lang=lang, title=title), lang)
     if call.name == "recommend_for_user":
         history = [Interaction(pid, event) for pid, event in state.interactions]
-        result = recommend_for_user(index, history, k=a.get("k", k), filters=_args_filters(a))
+        result = recommend_for_user(index, history, k=a.get("k", k), filters=call_filters(a),
+                                    exclude_seen=bool(a.get("exclude_seen")))
         personal = any(e in ("liked", "viewed", "carted", "bought", "clicked") for _, e in state.interactions)
         return _list_outcome(result, render("messages", "recommend", lang=lang, personal=personal), lang)
     if call.name == "product_details":
@@ -207,18 +260,12 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         return ToolOutcome(cards=cmp.cards, trace=cmp.trace,
                            lead=render("messages", "compare", lang=lang, rows=rows, cheapest=cheapest))
     if call.name == "answer_about_product":
-        if not a.get("product_id"):
+        ids = a.get("product_ids") or ([a["product_id"]] if a.get("product_id") else [])
+        if not ids:
             return _need_product(lang)
-        ans = answer_about_product(index, a["product_id"], a.get("question") or text, lang=lang)
-        if ans.found:
-            sep = "，" if lang == "zh" else ", "
-            facts = sep.join(f"{_label(f.field, lang)}{'：' if lang == 'zh' else ': '}{f.value}" for f in ans.facts[:4])
-            lead = render("messages", "answer_found", lang=lang, title=ans.card.title, facts=facts)
-            if ans.note:
-                lead += ("" if lang == "zh" else " ") + ans.note
-        else:
-            lead = render("messages", "answer_missing", lang=lang, title=ans.card.title)
-        return ToolOutcome(cards=[ans.card], trace=ans.trace, lead=lead)
+        answers = [answer_about_product(index, pid, a.get("question") or text, lang=lang) for pid in ids]
+        return ToolOutcome(cards=[x.card for x in answers], trace="; ".join(x.trace for x in answers),
+                           lead="\n".join(_answer_line(x, lang) for x in answers))
     if call.name == "write_copy":
         if not a.get("product_id"):
             return _need_product(lang)

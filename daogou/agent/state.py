@@ -34,6 +34,8 @@ class DialogueState(BaseModel):
     turns: int = 0
     last_tool: str | None = None  # the tool of the previous turn ("再来一版" continues a write_copy)
     copy_lang: str | None = None  # language asked for in copy ("再来一版中文的")
+    anchor: str | None = None  # the product the last "more like this" was like (refinements keep it)
+    last_question: str = ""  # the last question answered about a product ("那粉色的呢？" asks it again)
 
     def remember(self, products: list[ShownProduct], *, as_list: bool = True) -> None:
         """Record products shown this turn; a list becomes the target of ordinal references."""

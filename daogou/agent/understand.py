@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from daogou.agent.state import DialogueState
 from daogou.ingest.filters import Filters
-from daogou.tools.query import ParsedQuery, Vocabulary, parse_query
+from daogou.ingest.vocab import colors_in_text
+from daogou.tools.query import ParsedQuery, Vocabulary, parse_query, title_terms
 
 __all__ = ["Reading", "detect_lang", "read_turn"]
 
@@ -25,7 +26,7 @@ _GREETING = re.compile(
 _SIMILAR = re.compile(r"(类似|相似|差不多的|同款|像这个|像这样|一样的|同类|similar|more like|"
                       r"(something|anything|ones?|items?|products?|stuff|others?) like (this|that|it|these|the)|"
                       r"alike|same style|looks? like)", re.I)
-_RECOMMEND = re.compile(r"(猜我喜欢|为我推荐|给我推荐|根据我的|按我的|我的喜好|我的口味|适合我的|推荐点我|个性化|我可能喜欢|"
+_RECOMMEND = re.compile(r"(猜我喜欢|适合我|would suit me|suits? me|为我推荐|给我推荐|根据我的|按我的|我的喜好|我的口味|适合我的|推荐点我|个性化|我可能喜欢|"
                         r"我会喜欢|可能会喜欢|可能喜欢的|(根据|按照|基于).{0,6}(喜欢|看过|浏览|收藏)|再推荐|推荐几|"
                         r"what else (would|might|could|will) i (like|love|enjoy)|based on what i('ve| have)? "
                         r"(looked|liked|viewed|seen|picked)|what (else )?(would|might) i like|"
@@ -48,7 +49,7 @@ _ASKING = re.compile(r"([?？]\s*$|吗|多久|多少|多大|多重|几|什么|�
                      re.I)
 _QUESTION = re.compile(r"(吗|么|呢)?\s*[?？]\s*$|吗\s*$|(是什么|什么材质|多少钱|多大|多重|多少|几|怎么样|能不能|可以.*吗|"
                        r"有没有|是不是|^(is|are|does|do|can|what|which|how|will)\b)", re.I)
-_ATTRIBUTE_WORDS = re.compile(r"(防水|材质|面料|尺码|码数|颜色|价格|多少钱|价钱|库存|有货|现货|容量|品牌|产地|重量|尺寸|"
+_ATTRIBUTE_WORDS = re.compile(r"(防水|多大|大小|多重|多少克|how big|how heavy|how much does|材质|面料|尺码|码数|颜色|价格|多少钱|价钱|库存|有货|现货|容量|品牌|产地|重量|尺寸|"
                               r"作者|出版社|口味|保质期|净含量|适合|waterproof|material|fabric|size|colou?r|price|"
                               r"cost|stock|available|capacity|brand|made|weight|dimension|author|publisher|flavou?r)",
                               re.I)
@@ -77,6 +78,20 @@ _THREE = re.compile(r"(这三个|前三个|这三款|all three|these three)", re
 _PRONOUN = re.compile(r"(它|这件|这个|这款|那件|那个|那款|这双|那双|这本|这台|该商品|this one|that one|\bit\b|\bthis\b|"
                       r"\bthat\b)", re.I)
 _PRODUCT_ID = re.compile(r"\b([A-Z]{1,3}\d{3,6})\b")
+# A question about a thing (not "do you have X?"): what lets a product named in full become the thing asked about.
+_WH = re.compile(r"(多久|多少|多大|多重|多长|多宽|多高|几|什么|怎么|如何|是否|哪|^\s*(how|what|which|is|are|does|can|will)\b|"
+                 r"\b(how|what|which)\b)", re.I)
+_HAVE = re.compile(r"(有没有|有吗|^\s*有.{0,20}[吗么][?？]?$|do you (have|carry|sell|stock)|have you got|got any)", re.I)
+_WHICH = re.compile(r"(哪个|哪款|哪一个|哪一款|哪件|哪双|哪台|which one|which of (them|these|the)|which is|which has)", re.I)
+# "那粉色连帽外套呢？", "what about the Grey slim phone?": the previous question, asked of another product
+_ELLIPSIS = re.compile(r"^\s*(那|那么|还有)?.{2,40}(呢|怎么样)[?？]?\s*$|^\s*(what|how) about\b|^\s*and (the|that)\b",
+                       re.I)
+_CHEAPEST = re.compile(r"(最便宜|最实惠|价格最低|最低价|cheapest|least expensive|lowest[- ]priced?)", re.I)
+_FAREWELL = re.compile(r"(谢谢|谢了|多谢|再见|拜拜|先这样|就这样|thank|thanks|bye|that'?s all|that is all)", re.I)
+_ELSE = re.compile(r"(再|别的|其他|其它|还有|更多|else|other|more|another)", re.I)
+_OVERVIEW = re.compile(r"(都卖(些)?什么|卖什么|有哪些(品类|类目|商品|东西)|有什么(商品|东西|卖)|经营什么|"
+                       r"what (do you|does (the|this) (shop|store)) (sell|have|carry)|what can i (buy|get) here|"
+                       r"what kinds? of (products|things)|what categories)", re.I)
 
 # Words that carry no product meaning: what is left after removing them (and constraints) decides whether a
 # turn names a new kind of product ("那T恤呢") or only revises the current search ("有蓝色的吗").
@@ -116,6 +131,11 @@ class Reading:
     parsed: ParsedQuery
     intent: str  # greet | similar | recommend | compare | details | answer | copy | search | refine
     refs: list[str] = field(default_factory=list)  # product ids referred to, in the order meant
+    question: str = ""  # the question an answer turn asks (the previous one for "那粉色的呢？")
+    named: bool = False  # refs come from product names spelled out in the message
+    keywords: list[str] = field(default_factory=list)  # words a product must mention ("三文鱼" of "有三文鱼口味的吗")
+    farewell: bool = False  # "thanks, that's all": small talk that closes
+    cheapest: bool = False  # "what's the cheapest phone?": lowest price first, whatever budget was said before
     filters: Filters = field(default_factory=Filters)  # the constraints in force after this turn
     query: str = ""  # retrieval words after this turn
     signals: list[tuple[str, str]] = field(default_factory=list)  # (product_id, event) stated this turn
@@ -179,13 +199,23 @@ def _names_product(words: str, vocab: Vocabulary) -> bool:
 
 
 def _shown_named(text: str, state: DialogueState, vocab: Vocabulary) -> list[str]:
-    """Shown products whose title shares a product term with the message ("What sizes does the t-shirt come in?")."""
+    """Shown products the message points at by a title term ("What sizes does the t-shirt come in?") or by
+    colour ("What's the yellow one made of?")."""
     terms = vocab.product_terms(text)
-    if not terms:
+    colours = colors_in_text(text)
+    if not terms and not colours:
         return []
-    from daogou.tools.query import title_terms
-
-    return [pid for pid in state.shown if (p := state.catalog_seen.get(pid)) and terms & title_terms([p.title])]
+    out = []
+    for pid in state.shown:
+        p = state.catalog_seen.get(pid)
+        if p is None:
+            continue
+        if terms and not terms & title_terms([p.title]):
+            continue
+        if colours and not set(colours) & set(colors_in_text(" ".join((p.title, *p.attributes.values())))):
+            continue
+        out.append(pid)
+    return out
 
 
 def _next_size(size: str, step: int) -> str | None:
@@ -215,23 +245,42 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
     names_product = _names_product(words, vocab)
     refines = any(p.search(text) for p in (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND))
 
+    has_constraints = not new.is_empty()
+    weak_ref = bool(refs) and not (_PRODUCT_ID.search(text.upper()) or _ORDINAL_ZH.search(text)
+                                   or _ORDINAL_EN.search(text) or _LAST.search(text) or _BOTH.search(text))
+    named: list[str] = []
+    if not refs or weak_ref:
+        named = vocab.named_products(text)
+    asks = bool(_WH.search(text) or _ATTRIBUTE_WORDS.search(text)) and not _HAVE.search(text)
+    acts = bool(_COMPARE.search(text) or _DETAILS.search(text) or _SIMILAR.search(text) or _COPY.search(text)
+                or _BOUGHT.search(text) or _LIKE.search(text) or _DISLIKE.search(text) or _CARTED.search(text))
+    if named and (asks or acts or (state.last_tool == "answer_about_product" and _ELLIPSIS.search(text))):
+        refs = r.refs = named
+        r.named, weak_ref, names_product = True, False, False
+    if not refs and state.shown and _ASKING.search(text) and _ATTRIBUTE_WORDS.search(text):
+        found = _shown_named(text, state, vocab)
+        if found:
+            refs = r.refs = found[:1]
+            names_product = False
+    if not refs and len(state.shown) >= 2 and _WHICH.search(text) and not _HAVE.search(text):
+        refs = r.refs = state.shown[:5]  # "哪个容量大一点？", "Which one is waterproof?": ask it of each
+        names_product = False
+    if not refs and state.focus and state.last_tool in ("answer_about_product", "product_details") \
+            and _WH.search(text) and not names_product and not has_constraints:
+        refs = r.refs = [state.focus]  # "一罐有多少克？", "What about the screen size?": still the same product
+
     for pattern, event in ((_DISLIKE, "disliked"), (_BOUGHT, "bought"), (_CARTED, "carted"), (_LIKE, "liked")):
         if pattern.search(text):
             targets = refs or ([state.focus] if state.focus else [])
             r.signals += [(pid, event) for pid in targets]
             break
 
-    has_constraints = not new.is_empty()
-    weak_ref = bool(refs) and not (_PRODUCT_ID.search(text.upper()) or _ORDINAL_ZH.search(text)
-                                   or _ORDINAL_EN.search(text) or _LAST.search(text) or _BOTH.search(text))
-    if not refs and state.shown and _ASKING.search(text) and _ATTRIBUTE_WORDS.search(text):
-        named = _shown_named(text, state, vocab)
-        if named:
-            refs = r.refs = named[:1]
-            names_product = False
-    if _GREETING.match(text.strip()) or (_CHITCHAT.search(text) and not names_product and not refs
-                                         and not has_constraints):
+    if _GREETING.match(text.strip()) or (_CHITCHAT.search(text) and (not refs or weak_ref) and not has_constraints
+                                         and not (names_product and _has_request(text))):
         r.intent = "greet"
+        r.farewell = bool(_FAREWELL.search(text))
+    elif _OVERVIEW.search(text) and not refs:
+        r.intent = "overview"
     elif _COPY.search(text) or (state.last_tool == "write_copy" and _COPY_AGAIN.search(text)
                                 and not names_product):
         r.intent = "copy"
@@ -243,9 +292,14 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "recommend"
     elif _DETAILS.search(text) and refs:
         r.intent = "details"
+    elif state.anchor and not names_product and not refs and (refines or has_constraints):
+        r.intent = "similar"  # "要便宜点的，300以内" after "找类似的": more like the same product, revised
     elif refines and state.query and not names_product:
         r.intent = "refine"
-    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text)) and not (weak_ref and has_constraints and not _ASKING.search(text)):
+    elif _HAVE.search(text) and state.query and not refs and not names_product:
+        r.intent = "refine"  # "有三文鱼口味的吗？": the same search, with these words added
+    elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text) or r.named) \
+            and not (weak_ref and has_constraints and not _ASKING.search(text)):
         r.intent = "answer"
     elif r.signals and not names_product:
         r.intent = "recommend"
@@ -255,13 +309,34 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "refine"
     else:
         r.intent = "search"
+    if r.intent == "answer":
+        elliptic = r.named and state.last_question and _ELLIPSIS.search(text) and not _ATTRIBUTE_WORDS.search(text)
+        r.question = state.last_question if elliptic else parsed.text
+        if r.named and not elliptic:
+            r.question = vocab.without_names(parsed.text).strip()  # "grey" of "Grey slim phone" is no question
+        if elliptic:
+            r.notes.append("the previous question, about another product")
 
     if r.intent == "refine":
         r.filters, r.notes = _revise(state, new, text)
         r.query = state.query
+        extra = _extra_words(words) if _HAVE.search(text) else ""
+        if extra and extra not in r.query:
+            r.query = f"{r.query} {extra}"
+            r.keywords = [w for w in _ATTRIBUTE_WORDS.sub(" ", extra).split() if len(w) >= 2]
+            r.notes.append(f"search words added: {extra}")
+    elif r.intent == "similar" and state.anchor and not _SIMILAR.search(text):
+        r.filters, r.notes = _revise(state, new, text)  # the anchor's constraints (see Agent._update_state)
+        r.query = ""
+    elif r.intent == "similar":
+        r.filters = new  # only what this turn says ("anything similar I can buy now"): not an old search's
+        r.query = state.query
     elif r.intent == "search":
         carried = state.filters
-        if new.price_min is None and new.price_max is None and (carried.price_min is not None
+        r.cheapest = bool(_CHEAPEST.search(text))
+        if r.cheapest:
+            r.notes.append("cheapest first; the earlier budget is not carried")
+        elif new.price_min is None and new.price_max is None and (carried.price_min is not None
                                                                  or carried.price_max is not None):
             new = new.model_copy(update={"price_min": carried.price_min, "price_max": carried.price_max})
             r.notes.append("budget carried over")
@@ -278,9 +353,23 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
     return r
 
 
+def _extra_words(words: str) -> str:
+    """What a refinement adds besides constraints and filler ("有三文鱼口味的吗" -> "三文鱼口味")."""
+    for cue in _CUES:
+        words = cue.sub(" ", words)
+    left = _FILLER.sub(" ", words)
+    return re.sub(r"[\s?？!！。.,，~～]+", " ", left).strip()
+
+
+def _has_request(text: str) -> bool:
+    """A chit-chat message that still asks for something ("thanks! now show me tents")."""
+    return bool(re.search(r"(找|看看|买|要|推荐|呢|吗|[?？]|show|find|need|want|looking for|recommend|any)", text, re.I))
+
+
 def _median(values: list[float]) -> float:
+    """The middle value; of an even count the upper one ("cheaper ones?" of 139 and 439 means under 439)."""
     ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
+    return ordered[len(ordered) // 2]
 
 
 def _revise(state: DialogueState, new: Filters, text: str) -> tuple[Filters, list[str]]:

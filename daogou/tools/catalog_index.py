@@ -20,7 +20,7 @@ import numpy as np
 from daogou.ingest.filters import Filters
 from daogou.ingest.store import ProductStore
 from daogou.tools.lexical import BM25Index, tokenize
-from daogou.tools.query import Vocabulary, title_terms
+from daogou.tools.query import Vocabulary, name_index, title_terms
 
 __all__ = ["CatalogIndex"]
 
@@ -75,7 +75,7 @@ class CatalogIndex:
         titles = [str(m.get("title") or d[:60]) for m, d in zip(metas, docs, strict=True)]
         self.vocabulary = Vocabulary(
             categories=frozenset(c for c in self._category if c), brands=frozenset(b for b in self._brand if b),
-            title_terms=title_terms(titles),
+            title_terms=title_terms(titles), names=name_index(list(zip(ids, titles, strict=True))),
         )
         self._revision = revision
 

@@ -118,8 +118,9 @@ CONCEPTS: tuple[Concept, ...] = (
             ("尺寸", "规格", "dimensions")),
     Concept("color", ("颜色", "什么色", "色号", "colour", "color", "colours", "colors"),
             ("颜色", "色号", "color", "colour")),
-    Concept("capacity", ("容量", "毫升", "几升", "能装", "capacity", "volume"), ("容量", "capacity", "volume")),
-    Concept("net_content", ("净含量", "含量", "多少克", "几克", "分量", "net content", "net weight"),
+    Concept("capacity", ("容量", "毫升", "几升", "能装", "capacity", "volume", "how big"),
+            ("容量", "capacity", "volume")),
+    Concept("net_content", ("净含量", "含量", "多少克", "几克", "分量", "net content", "net weight", "how big"),
             ("净含量", "含量", "净重")),
     Concept("weight", ("重量", "多重", "多沉", "重不重", "重吗", "沉吗", "沉不沉", "weight", "how heavy", "heavy"),
             ("重量", "净重", "weight")),
@@ -132,6 +133,8 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("skin", ("肤质", "皮肤", "干皮", "油皮", "skin"), ("适用肤质",)),
     Concept("age", ("年龄", "几岁", "多大的孩子", "age"), ("适用年龄", "适用阶段")),
     Concept("flavour", ("口味", "味道", "什么味", "flavor", "flavour", "taste"), ("口味", "flavor", "flavour")),
+    Concept("scent", ("香味", "香型", "香调", "什么香", "气味", "scent", "smell", "fragrance"),
+            ("香型", "香调", "香味", "scent", "fragrance")),
     Concept("author", ("作者", "谁写", "author", "who wrote"), ("作者", "author")),
     Concept("publisher", ("出版社", "publisher"), ("出版社", "publisher")),
     Concept("screen", ("屏幕", "屏", "screen", "display"), ("屏幕", "screen")),
@@ -200,13 +203,18 @@ def _asked_sizes(question: str) -> list[str]:
     return list(dict.fromkeys(s.upper() for s in found if s))
 
 
+_GENERIC_CUES = frozenset({"how big", "how large", "大小", "多大"})
+
+
 def _topics(q: str, sizes: list[str], colours: list[str]) -> list[str]:
-    hits: list[tuple[int, str]] = []
+    hits: list[tuple[int, str, bool]] = []
     for c in CONCEPTS:
-        positions = [q.find(cue) for cue in c.cues if _has(q, cue)]
-        if positions:
-            hits.append((min(positions), c.name))
-    names = [n for _, n in sorted(hits)]
+        cues = [cue for cue in c.cues if _has(q, cue)]
+        if cues:
+            hits.append((min(q.find(cue) for cue in cues), c.name, all(cue in _GENERIC_CUES for cue in cues)))
+    if any(not generic for _, _, generic in hits):
+        hits = [h for h in hits if not h[2]]  # "How big is the battery?" asks about the battery, not any size
+    names = [n for _, n, _ in sorted(hits)]
     for extra, asked in (("size", sizes), ("color", colours)):
         if asked and extra not in names:
             names.append(extra)

@@ -119,3 +119,33 @@ def test_empty_and_huge_messages(agent_factory):
 def test_unknown_reference_asks_which_product(agent_factory):
     r = agent_factory().run_turn(DialogueState(), "比较一下第一个和第二个")
     assert r.products == [] and r.text
+
+
+def test_which_one_after_compare_answers_for_each_compared_product(agent_factory):
+    agent, state = agent_factory(), DialogueState()
+    agent.run_turn(state, "连衣裙")
+    compared = agent.run_turn(state, "比较一下第一个和第二个").tool_calls[0]["args"]["product_ids"]
+    r = agent.run_turn(state, "哪个尺码大一点？")
+    assert r.tool_calls == [{"name": "answer_about_product",
+                             "args": {"product_ids": compared, "question": "哪个尺码大一点"}}]
+    assert [p["id"] for p in r.products] == compared
+    titles = {p["id"]: p["title"] for p in r.products}
+    assert all(titles[i] in r.text for i in compared) and "尺码" in r.text
+
+
+def test_more_like_this_then_a_budget_stays_with_the_same_product(agent_factory):
+    agent, state = agent_factory(), DialogueState()
+    anchor = agent.run_turn(state, "连衣裙").products[1]["id"]
+    assert agent.run_turn(state, "和第二个类似的").tool_calls[0]["args"] == {"product_id": anchor}
+    r = agent.run_turn(state, "300以内的")
+    assert r.tool_calls[0]["name"] == "similar_products"
+    assert r.tool_calls[0]["args"]["product_id"] == anchor and r.tool_calls[0]["args"]["price_max"] == 300
+    assert r.products and all(p["price"] <= 300 and p["id"] != anchor for p in r.products)
+    assert all(p["category"] == "服装" for p in r.products)  # more of the same kind
+
+
+def test_thanks_closes_politely_without_a_tool(agent_factory):
+    agent, state = agent_factory(), DialogueState()
+    agent.run_turn(state, "连衣裙")
+    r = agent.run_turn(state, "好的谢谢，就这样吧")
+    assert r.tool_calls == [] and r.products == [] and "不客气" in r.text

@@ -1,0 +1,120 @@
+"""Products named in full, follow-up questions, "which one", small talk that closes, "cheapest", "有X的吗"."""
+
+from daogou.agent.policy import choose_tool
+from daogou.agent.state import DialogueState, ShownProduct
+from daogou.agent.understand import read_turn
+from daogou.ingest.filters import Filters
+from daogou.tools.query import Vocabulary, name_index, title_terms
+
+TITLES = {
+    "P1": "灰色轻薄手机 256GB / Grey slim phone 256GB",
+    "P2": "黑色5G手机 256GB / Black 5G phone 256GB",
+    "P3": "龙井茶叶 250g / Longjing tea 250g",
+    "P4": "粉色连帽外套 / Pink hooded jacket",
+    "P5": "米色冲锋衣外套 / Beige outdoor shell jacket",
+    "P6": "黑色跑步鞋 / Black running shoes",
+    "P7": "黑色跑步鞋 / Black running shoes",  # the same name twice: a kind, not one product
+    "P8": "黑色5号足球 / Black size-5 football",
+}
+VOCAB = Vocabulary(categories=frozenset(["数码", "食品", "服装", "鞋靴"]),
+                   title_terms=title_terms(list(TITLES.values())), names=name_index(list(TITLES.items())))
+
+
+def _seen(*ids: str) -> dict[str, ShownProduct]:
+    return {i: ShownProduct(id=i, title=TITLES[i], price=100.0) for i in ids}
+
+
+def test_named_products_in_text_order_longest_name_and_ambiguity():
+    assert VOCAB.named_products("compare the Black 5G phone and the Grey slim phone") == ["P2", "P1"]
+    assert VOCAB.named_products("龙井茶叶保质期多久？") == ["P3"]
+    assert VOCAB.named_products("Are the Black running shoes in stock?") == []  # two products share that name
+    assert VOCAB.named_products("我想买手机") == []  # a kind, too short to be a name
+    assert VOCAB.without_names("How big is the battery on the Grey slim phone?").strip() == \
+        "How big is the battery on the ?"
+
+
+def test_question_naming_a_product_not_on_screen_is_answered_about_it():
+    r = read_turn("How big is the battery on the Grey slim phone?", DialogueState(), VOCAB)
+    assert (r.intent, r.refs, r.named) == ("answer", ["P1"], True)
+    assert "grey" not in r.question.lower()  # the name is not part of the question
+    call = choose_tool(r, DialogueState(), False)
+    assert call.name == "answer_about_product" and call.args["product_id"] == "P1"
+
+
+def test_do_you_have_a_named_product_stays_a_search():
+    assert read_turn("有没有米色冲锋衣外套", DialogueState(), VOCAB).intent == "search"
+
+
+def test_compare_by_names():
+    r = read_turn("Can you compare the Black 5G phone and the Grey slim phone for me?", DialogueState(), VOCAB)
+    assert (r.intent, r.refs) == ("compare", ["P2", "P1"])
+
+
+def test_elliptic_question_about_another_named_product_reuses_the_question():
+    state = DialogueState(shown=["P5"], focus="P5", catalog_seen=_seen("P5"), last_tool="answer_about_product",
+                          last_question="这件防水吗")
+    r = read_turn("那粉色连帽外套呢？", state, VOCAB)
+    assert (r.intent, r.refs, r.question) == ("answer", ["P4"], "这件防水吗")
+
+
+def test_follow_up_question_stays_on_the_product_just_answered():
+    state = DialogueState(shown=[], focus="P3", catalog_seen=_seen("P3"), last_tool="answer_about_product")
+    r = read_turn("一罐有多少克？", state, VOCAB)
+    assert (r.intent, r.refs) == ("answer", ["P3"])
+
+
+def test_which_one_asks_the_question_of_each_product_shown():
+    state = DialogueState(shown=["P2", "P1"], catalog_seen=_seen("P1", "P2"), last_tool="compare_products")
+    r = read_turn("Which one is waterproof?", state, VOCAB)
+    assert (r.intent, r.refs) == ("answer", ["P2", "P1"])
+    call = choose_tool(r, state, False)
+    assert call.args == {"product_ids": ["P2", "P1"], "question": "Which one is waterproof"}
+
+
+def test_thanks_that_closes_is_small_talk_even_with_a_pronoun():
+    state = DialogueState(query="toy", shown=["P8"], focus="P8", catalog_seen=_seen("P8"))
+    r = read_turn("great, thanks, that's all for now", state, VOCAB)
+    assert (r.intent, r.farewell) == ("greet", True)
+    assert choose_tool(r, state, False).reply == "farewell"
+
+
+def test_what_do_you_sell_is_an_overview_without_a_tool():
+    r = read_turn("你们店里都卖些什么？", DialogueState(), VOCAB)
+    call = choose_tool(r, DialogueState(), False)
+    assert (r.intent, call.name, call.reply) == ("overview", None, "overview")
+
+
+def test_cheapest_drops_the_carried_budget_and_sorts_by_price():
+    state = DialogueState(query="phone", filters=Filters(price_max=100))
+    r = read_turn("ok, what's the cheapest phone you've got then?", state, VOCAB)
+    call = choose_tool(r, state, False)
+    assert call.args.get("sort") == "price" and "price_max" not in call.args
+
+
+def test_have_x_refines_the_search_with_a_keyword():
+    state = DialogueState(query="猫粮", shown=["P3"], catalog_seen=_seen("P3"), filters=Filters(price_max=150))
+    r = read_turn("有三文鱼口味的吗？", state, VOCAB)
+    call = choose_tool(r, state, False)
+    assert r.intent == "refine" and call.args["keywords"] == ["三文鱼"] and call.args["price_max"] == 150
+
+
+def test_refinement_after_more_like_this_keeps_the_anchor():
+    state = DialogueState(query="", shown=["P6"], catalog_seen=_seen("P6"), anchor="P6", focus="P6",
+                          last_tool="similar_products", filters=Filters())
+    r = read_turn("under 200 please", state, VOCAB)
+    call = choose_tool(r, state, False)
+    assert call.name == "similar_products" and call.args == {"product_id": "P6", "price_max": 200}
+
+
+def test_recommend_uses_only_what_this_turn_says_and_else_excludes_seen():
+    state = DialogueState(query="连衣裙", filters=Filters(colors=("红色",), price_max=300), shown=["P4"],
+                          catalog_seen=_seen("P4"))
+    r = read_turn("根据我喜欢的这些，再给我推荐几件吧", state, VOCAB)
+    call = choose_tool(r, state, False)
+    assert call.name == "recommend_for_user" and "color" not in call.args and "price_max" not in call.args
+    assert call.args["exclude_seen"] is True
+
+
+def test_english_head_term_ignores_trailing_modifiers():
+    assert VOCAB.head_term("running shoes in size 39") == "running shoe"
+    assert VOCAB.head_term("any in purple") is None  # a colour is not a kind of product
