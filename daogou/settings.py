@@ -10,7 +10,9 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["Settings"]
+__all__ = ["FUSIONS", "Settings"]
+
+FUSIONS = ("early", "mid", "late")  # text + image strategies, see daogou/tools/fusion.py
 
 
 def _default_home() -> Path:
@@ -39,6 +41,10 @@ class Settings:
     llm_model: str = "qwen2.5"  # model name sent to that server
     copy_adapter: Path | None = None  # LoRA adapter of `daogou tune copy` for product copy (DAOGOU_COPY_ADAPTER)
     shop_name: str = "本店"  # how the assistant names the shop
+    # How text and image are combined in search and "like this one": early, mid or late (daogou/tools/fusion.py).
+    # mid won photo queries and like-this-one in `daogou eval fusion` (README); until `daogou tune align` has
+    # trained its head on the catalog it acts as late, and the trace says so.
+    fusion: str = "mid"
     ui_lang: str = "zh"  # language of the web widget's own words: "zh" or "en" (replies follow the shopper)
     ui_allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (iframe / web component); () = same host
     ui_root_path: str = ""  # sub-path the app is served under, e.g. "/shop/assistant" ("" = at /)
@@ -80,6 +86,8 @@ class Settings:
             values["llm_path"] = Path(env["DAOGOU_LLM_PATH"])
         if env.get("DAOGOU_COPY_ADAPTER"):
             values["copy_adapter"] = Path(env["DAOGOU_COPY_ADAPTER"])
+        if env.get("DAOGOU_FUSION"):
+            values["fusion"] = env["DAOGOU_FUSION"].strip().lower()
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
         values.update(_ui_env(env))
@@ -88,6 +96,9 @@ class Settings:
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
         if values.get("llm", "local") not in ("local", "openai", "none"):
             raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
+        if values.get("fusion", "mid") not in FUSIONS:
+            raise ValueError(f"DAOGOU_FUSION={values['fusion']!r} is not one of {', '.join(FUSIONS)}; "
+                             "set one of them or unset it")
         if values.get("ui_lang", "zh") not in ("zh", "en"):
             raise ValueError(f"DAOGOU_UI_LANG={values['ui_lang']!r} is not one of zh, en")
         root = str(values.get("ui_root_path", "") or "").rstrip("/")

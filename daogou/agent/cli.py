@@ -12,6 +12,7 @@ import typer
 
 from daogou.agent.cli_copy import eval_copy, tune_app
 from daogou.agent.cli_eval import eval_make_log, eval_recommend
+from daogou.agent.cli_fusion import eval_fusion, tune_align
 from daogou.agent.cli_serve import serve
 from daogou.agent.cli_user import user_app
 from daogou.settings import Settings
@@ -27,6 +28,8 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Measure retrieval and other parts on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(user_app, name="user")
+eval_app.command("fusion")(eval_fusion)
+tune_app.command("align")(tune_align)
 app.command()(serve)
 app.add_typer(tune_app, name="tune")
 eval_app.command("copy")(eval_copy)
@@ -251,8 +254,8 @@ def _prompt_lines():
 def eval_retrieval(
     corpus: Annotated[Path, typer.Option("--corpus", help="Product records (JSONL), at least id and title.")],
     queries: Annotated[Path, typer.Option("--queries", help='JSONL of {"query", "relevant_ids"}.')],
-    mode: Annotated[list[str] | None, typer.Option("--mode", help="hybrid (default), dense, lexical; repeat "
-                                                   "to compare several in one run.")] = None,
+    mode: Annotated[list[str] | None, typer.Option("--mode", help="hybrid (default), dense, lexical, image, "
+                                                   "early, mid, late; repeat to compare several in one run.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """nDCG@10, MRR@10 and Recall@10 of search over a temporary store built from CORPUS."""

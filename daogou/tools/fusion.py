@@ -49,11 +49,39 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_WEIGHT", "METHODS", "fuse_scores", "rrf", "top_k"]
+from daogou.settings import FUSIONS
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "DEFAULT_WEIGHT",
+    "EARLY_TEXT_WEIGHT",
+    "FUSIONS",
+    "METHODS",
+    "MID_TEXT_WEIGHT",
+    "MID_WEIGHT",
+    "early_fuse",
+    "early_vectors",
+    "fuse_scores",
+    "mid_fuse",
+    "rrf",
+    "top_k",
+]
 
 DEFAULT_METHOD = "linear"
 DEFAULT_WEIGHT = 0.05  # lexical share of the fused score; plateau 0.02-0.15 on the dev split
 METHODS = ("linear", "minmax", "zscore")
+
+# Text + image strategies (the seed's section 3.2), chosen by Settings.fusion / DAOGOU_FUSION:
+#   early: one vector per product, [sqrt(w) * text, sqrt(1 - w) * image] (`early_vectors`, `early_fuse`);
+#   mid:   a learned head maps both into one space (daogou/tools/align.py); its score is mixed in (`mid_fuse`);
+#   late:  separate text and image rankings combined by reciprocal-rank fusion (`rrf`).
+EARLY_TEXT_WEIGHT = 0.7  # text share of an early-fused product vector (e5 knows what a product is; the CNN
+#                          only what it looks like)
+MID_WEIGHT = 0.3  # share of the aligned-space cosine in a mid-fused score (queries with an image, like-this-one)
+# ... and for text-only queries: none. Their text ranking is already near perfect on the demo catalog (hybrid
+# nDCG@10 0.999) and the head's text->image cosine at 0.3 pulled it down to 0.978 (`daogou eval fusion`); text to
+# image search stays available on its own (SearchRequest mode "image").
+MID_TEXT_WEIGHT = 0.0
 
 
 def _as_scores(name: str, values: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -165,3 +193,67 @@ def top_k(scores: np.ndarray | Sequence[float], k: int) -> np.ndarray:
         rows = rows[-s[rows] <= kth]  # keep every tie of the k-th score, trimmed after the sort
     order = np.lexsort((rows, -s[rows]))
     return rows[order][:k]
+
+
+def early_vectors(text: np.ndarray, image: np.ndarray | None, text_weight: float = EARLY_TEXT_WEIGHT,
+                  *, query: bool = False) -> np.ndarray:
+    """Early fusion: rows ``[sqrt(w) * text, sqrt(1 - w) * image]`` of unit text and image vectors.
+
+    A NaN image row (the product has no image) or `image=None` leaves the image half zero. Two product
+    rows then have dot product ``w * cos_text + (1 - w) * cos_image``. With ``query=True`` each row is
+    rescaled to unit length, so that a text-only query scores products by their text cosine alone and a
+    text + image query by the full weighted sum.
+    """
+    if not 0.0 <= text_weight <= 1.0:
+        raise ValueError(f"text_weight={text_weight!r} must be in [0, 1] (1: text only, 0: image only)")
+    t = np.atleast_2d(np.asarray(text, dtype=np.float64))
+    if image is None:
+        i = np.zeros((t.shape[0], 0))
+    else:
+        i = np.atleast_2d(np.asarray(image, dtype=np.float64))
+        if i.shape[0] != t.shape[0]:
+            raise ValueError(f"{t.shape[0]} text rows but {i.shape[0]} image rows; pass one of each per product")
+        i = np.nan_to_num(i, nan=0.0)
+    out = np.hstack([math.sqrt(text_weight) * np.nan_to_num(t, nan=0.0), math.sqrt(1.0 - text_weight) * i])
+    if query:
+        n = np.linalg.norm(out, axis=1, keepdims=True)
+        out = out / np.where(n > 0, n, 1.0)
+    return out
+
+
+def early_fuse(text_cos: np.ndarray | Sequence[float] | None, image_cos: np.ndarray | Sequence[float] | None,
+               text_weight: float = EARLY_TEXT_WEIGHT) -> np.ndarray:
+    """Scores of early-fused product vectors against an early-fused query, from the two cosines.
+
+    Equals ``early_vectors(products) @ early_vectors(query, query=True)`` up to one factor per query (so the
+    ranking is the same) but stays on the cosine scale: ``w * cos_text + (1 - w) * cos_image`` for a query with
+    both sides, the one cosine for a query with one (None = the query lacks that side). A NaN cosine (the
+    product lacks that side) adds nothing.
+    """
+    if text_cos is None and image_cos is None:
+        raise ValueError("early fusion needs a text or an image side; both were None")
+    sides = [(np.asarray(c, dtype=np.float64), w) for c, w in ((text_cos, text_weight), (image_cos, 1 - text_weight))
+             if c is not None]
+    if len(sides) == 1:
+        return np.nan_to_num(sides[0][0], nan=0.0)
+    (t, wt), (i, wi) = sides
+    if t.shape != i.shape:
+        raise ValueError(f"{t.shape[0]} text cosines but {i.shape[0]} image cosines; align both on the same products")
+    return wt * np.nan_to_num(t, nan=0.0) + wi * np.nan_to_num(i, nan=0.0)
+
+
+def mid_fuse(base: np.ndarray | Sequence[float], aligned: np.ndarray | Sequence[float],
+             weight: float = MID_WEIGHT) -> np.ndarray:
+    """Mid fusion: ``(1 - weight) * base + weight * aligned``, `aligned` the cosine in the learned shared space.
+
+    `base` is the score without the head (text hybrid, image cosine or their early fusion). A NaN aligned
+    score (a product the head could not place) gets the lowest aligned score given, like a missing dense
+    cosine in `fuse_scores`.
+    """
+    b = _as_scores("base", base)
+    a = _as_scores("aligned", aligned)
+    if b.shape != a.shape:
+        raise ValueError(f"{b.shape[0]} base scores but {a.shape[0]} aligned; align both on the same products")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight={weight!r} must be in [0, 1] (0: no head, 1: the head's cosine only)")
+    return (1.0 - weight) * np.nan_to_num(b, nan=0.0) + weight * _fill_dense(a)

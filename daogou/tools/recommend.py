@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from daogou.ingest.filters import Filters
+from daogou.tools.align import head_for
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.errors import ToolError, choice_error, resolve_ids, unknown_ids_error
+from daogou.tools.fusion import EARLY_TEXT_WEIGHT, FUSIONS, MID_WEIGHT, early_fuse, mid_fuse, rrf
 from daogou.tools.search import ProductCard, SearchResult
 
 __all__ = [
@@ -37,7 +39,7 @@ POOL = 50  # nearest neighbours taken from each collection before exact scoring 
 # the e5 vector knows what the product *is* (category, material, use); the ImageNet CNN features only know
 # what it looks like (colour, shape), so they refine the order rather than set it. A candidate without an
 # image vector is scored by its text cosine alone.
-FUSED_TEXT_WEIGHT = 0.7
+FUSED_TEXT_WEIGHT = EARLY_TEXT_WEIGHT  # 0.7
 MODALITIES = ("fused", "text", "image")
 
 EVENT_WEIGHTS: dict[str, float] = {
@@ -85,14 +87,42 @@ def _cosines(seed: np.ndarray, vectors: Mapping[str, np.ndarray], ids: Sequence[
 
 
 # -- more like this --------------------------------------------------------------------------------------
-def similar_products(index: CatalogIndex, product_id: str, *, k: int = 5, modality: str = "fused",
-                     filters: Filters = Filters()) -> SearchResult:
-    """Products most like `product_id` by text, image or fused cosine (see FUSED_TEXT_WEIGHT), itself excluded.
+def _fused_scores(index: CatalogIndex, pid: str, ids: list[str], fusion: str, text_cos: dict[str, float],
+                  image_cos: dict[str, float]) -> tuple[dict[str, float], str]:
+    """Scores of the pooled `ids` under a fusion strategy, and a note when mid fell back to late."""
+    if fusion == "late":
+        text_rank = sorted((i for i in ids if i in text_cos), key=lambda i: (-text_cos[i], index.pos[i]))
+        image_rank = sorted((i for i in ids if i in image_cos), key=lambda i: (-image_cos[i], index.pos[i]))
+        return dict(rrf([text_rank, image_rank])), ""
+    t = np.array([text_cos.get(i, np.nan) for i in ids])
+    v = np.array([image_cos.get(i, np.nan) for i in ids])
+    base = early_fuse(t, v, FUSED_TEXT_WEIGHT)
+    if fusion == "mid":
+        loaded = head_for(index)
+        if loaded.head is None:
+            return _fused_scores(index, pid, ids, "late", text_cos, image_cos)[0], \
+                f"mid fusion unavailable ({loaded.problem}), late fusion used"
+        joint = loaded.projected["joint"]
+        seed = joint[loaded.pos[pid]]
+        aligned = np.array([float(joint[loaded.pos[i]] @ seed) if i in loaded.pos else np.nan for i in ids])
+        base = mid_fuse(base, aligned, MID_WEIGHT)
+    return dict(zip(ids, base.tolist(), strict=True)), ""
 
+
+def similar_products(index: CatalogIndex, product_id: str, *, k: int = 5, modality: str = "fused",
+                     filters: Filters = Filters(), fusion: str | None = None) -> SearchResult:
+    """Products most like `product_id` by text, image or fused similarity, itself excluded.
+
+    "fused" combines the two by `fusion` (default: the store's Settings.fusion; see daogou/tools/fusion.py):
+    "early" scores FUSED_TEXT_WEIGHT * text cosine + the rest * image cosine, "late" fuses the text and the
+    image rankings by reciprocal rank, "mid" adds the cosine of the mid-fused vectors of the alignment head.
     Products without an image vector fall back to text similarity, and the trace says so.
     """
     if modality not in MODALITIES:
         raise choice_error("modality", modality, MODALITIES, "Use 'fused' unless the shopper asked about looks only.")
+    fusion = fusion or index.store.settings.fusion
+    if fusion not in FUSIONS:
+        raise choice_error("fusion", fusion, FUSIONS, "Use the default unless comparing strategies.")
     _check_k(k)
     known, unknown = resolve_ids(index, [product_id])
     if unknown:
@@ -112,33 +142,33 @@ def similar_products(index: CatalogIndex, product_id: str, *, k: int = 5, modali
     where = eligible.to_where()
     pool_n = max(POOL, 5 * k)
     pool: dict[str, None] = {}
+    rankings: list[list[str]] = []
     if used in ("text", "fused"):
-        pool.update((h.id, None) for h in store.nearest_text(text_seed, pool_n, where))
+        rankings.append([h.id for h in store.nearest_text(text_seed, pool_n, where)])
     if used in ("image", "fused") and image_seed is not None:
-        pool.update((h.id, None) for h in store.nearest_image(image_seed, pool_n, where))
+        rankings.append([h.id for h in store.nearest_image(image_seed, pool_n, where)])
+    for r in rankings:
+        pool.update((i, None) for i in r)
     ids = [i for i in pool if i in index.pos and mask[index.pos[i]]]
 
     text_cos = _cosines(text_seed, store.text_vectors(ids), ids) if used != "image" else {}
     image_cos = _cosines(image_seed, store.image_vectors(ids), ids) if image_seed is not None else {}
-    scores: dict[str, float] = {}
-    for i in ids:
-        if used == "text":
-            s = text_cos.get(i)
-        elif used == "image":
-            s = image_cos.get(i)
-        elif i in image_cos and i in text_cos:
-            s = FUSED_TEXT_WEIGHT * text_cos[i] + (1 - FUSED_TEXT_WEIGHT) * image_cos[i]
-        else:
-            s = text_cos.get(i)
-        if s is not None:
-            scores[i] = s
+    note = ""
+    if used == "text":
+        scores = text_cos
+    elif used == "image":
+        scores = image_cos
+    else:
+        scores, note = _fused_scores(index, pid, ids, fusion, text_cos, image_cos)
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], index.pos[kv[0]]))[:k]
     cards = _cards(index, ranked)
 
-    label = {"fused": "fused text+image", "text": "text", "image": "image"}[used]
+    label = {"fused": f"{fusion} fusion of text+image", "text": "text", "image": "image"}[used]
     trace = f"similar to {pid} by {label}{_cond(filters)}: {len(cards)} of {int(mask.sum())} products"
     if used != modality:
         trace += f" ({pid} has no image, so text similarity was used)"
+    if note:
+        trace += f"; {note}"
     if not cards:
         trace += "; nothing else meets these constraints, drop one to see more"
     return SearchResult(cards=cards, trace=trace, filters=filters)

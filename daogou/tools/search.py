@@ -2,9 +2,12 @@
 
 Text queries: the dense top-N (Chroma, with the filters as `where`) and the lexical top-N (BM25, with the
 same filters as a mask) are pooled, every pooled product gets both its exact cosine and its BM25 score,
-and `fuse_scores` combines them. Image queries rank by EfficientNet cosine; text + image rank lists are
-combined by reciprocal-rank fusion. When nothing meets the hard filters, the nearest products are
-returned with `relaxed=True` and the trace says which constraint was dropped — never silently.
+and `fuse_scores` combines them. Image queries rank by EfficientNet cosine. Text and image are combined
+by the fusion strategy (`SearchRequest.fusion`, default `Settings.fusion`; see fusion.py): "late" fuses
+the two rankings by reciprocal rank, "early" scores one weighted text + image vector per product, "mid"
+adds the cosine in the space of the alignment head (align.py), which also matches a text query to
+product images (mode "image": text-to-image search). When nothing meets the hard filters, the nearest
+products are returned with `relaxed=True` and the trace says which constraint was dropped — never silently.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from PIL import Image
 
 from daogou.ingest.filters import Filters
 from daogou.ingest.schema import Product
+from daogou.tools.align import head_for
 from daogou.tools.catalog_index import CatalogIndex
-from daogou.tools.fusion import fuse_scores, rrf
+from daogou.tools.fusion import FUSIONS, MID_TEXT_WEIGHT, MID_WEIGHT, early_fuse, fuse_scores, mid_fuse, rrf
 
 __all__ = ["ProductCard", "SearchRequest", "SearchResult", "search_products"]
 
@@ -64,7 +68,10 @@ class SearchRequest:
     image: Image.Image | None = None
     filters: Filters = field(default_factory=Filters)
     k: int = 10
-    mode: str = "hybrid"  # text ranking: "hybrid" (BM25 + e5, see fusion.py), "dense" or "lexical"
+    # "hybrid" (BM25 + e5, see fusion.py), "dense" or "lexical" rank the text side; "image" ranks by product
+    # images only (a text query is matched to them in the alignment head's space: text-to-image search)
+    mode: str = "hybrid"
+    fusion: str | None = None  # "early", "mid" or "late" (fusion.py); None: the store's Settings.fusion
     # Drop text results scoring more than this below the best one (None: keep k). e5 cosines bunch together:
     # on the demo catalog, "红色连衣裙 ≤300" scores its 4 dresses 0.935-0.944 and the next item 0.848.
     margin: float | None = None
@@ -82,51 +89,145 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-MODES = ("hybrid", "dense", "lexical")
+MODES = ("hybrid", "dense", "lexical", "image")
 
 
-def _text_ranking(index: CatalogIndex, text: str, filters: Filters, mask: np.ndarray,
-                  mode: str) -> list[tuple[str, float]]:
-    store = index.store
-    qvec = store.embed_query(text)
-    dense_hits = store.nearest_text(qvec, POOL, filters.to_where())
-    lex = index.lexical_scores(text)
-    lex_masked = np.where(mask, lex, 0.0)
-    top_lex = np.argsort(-lex_masked)[:POOL]
-    pool = {h.id for h in dense_hits} | {index.ids[i] for i in top_lex if lex_masked[i] > 0}
-    if not pool:
-        return []
-    ids = sorted(pool, key=lambda i: index.pos.get(i, -1))
-    vectors = store.text_vectors(ids)
+def _text_scores(index: CatalogIndex, qvec: np.ndarray, lex: np.ndarray, ids: list[str],
+                 mode: str) -> tuple[list[str], np.ndarray]:
+    """The pooled ids that have a text vector, and their text score under `mode` (hybrid/dense/lexical)."""
+    vectors = index.store.text_vectors(ids)
     ids = [i for i in ids if i in vectors and i in index.pos]
     dense = np.array([float(vectors[i] @ qvec) for i in ids], dtype=np.float32)
     lexical = np.array([lex[index.pos[i]] for i in ids], dtype=np.float32)
-    fused = {"hybrid": lambda: fuse_scores(dense, lexical), "dense": lambda: dense,
-             "lexical": lambda: lexical}[mode]()
-    order = np.argsort(-fused, kind="stable")
-    return [(ids[j], float(fused[j])) for j in order]
+    if mode == "dense":
+        return ids, dense
+    if mode == "lexical":
+        return ids, lexical
+    return ids, fuse_scores(dense, lexical)
 
 
-def _image_ranking(index: CatalogIndex, image: Image.Image, filters: Filters) -> list[tuple[str, float]]:
-    vec = index.store.embed_image(image)
-    return [(h.id, h.score) for h in index.store.nearest_image(vec, POOL, filters.to_where())]
+def _text_pool(index: CatalogIndex, qvec: np.ndarray, lex: np.ndarray, filters: Filters,
+               mask: np.ndarray) -> list[str]:
+    dense_hits = index.store.nearest_text(qvec, POOL, filters.to_where())
+    lex_masked = np.where(mask, lex, 0.0)
+    top_lex = np.argsort(-lex_masked)[:POOL]
+    pool = {h.id for h in dense_hits} | {index.ids[i] for i in top_lex if lex_masked[i] > 0}
+    return sorted(pool, key=lambda i: index.pos.get(i, -1))
 
 
-def _rank(index: CatalogIndex, req: SearchRequest, filters: Filters) -> list[tuple[str, float]]:
+def _ordered(ids: list[str], scores: np.ndarray) -> list[tuple[str, float]]:
+    order = np.argsort(-scores, kind="stable")
+    return [(ids[j], float(scores[j])) for j in order]
+
+
+@dataclass
+class _Query:
+    """The query's vectors, computed once per search (relaxation re-ranks with other filters)."""
+
+    text: str
+    qvec: np.ndarray | None  # e5 query vector
+    lex: np.ndarray | None  # BM25 shares over index.ids
+    ivec: np.ndarray | None  # EfficientNet vector of the query image
+    head: Any = None  # align._Loaded with a head, when mid fusion or text-to-image search needs one
+
+    def aligned(self) -> np.ndarray:
+        """The query in the head's shared space: the normalised sum of its projected sides."""
+        h = self.head.head
+        z = np.zeros(h.dim, dtype=np.float32)
+        if self.qvec is not None:
+            z += h.project_text(self.qvec[None])[0]
+        if self.ivec is not None:
+            z += h.project_image(self.ivec[None])[0]
+        return z / (np.linalg.norm(z) or 1.0)
+
+
+def _aligned_scores(q: _Query, index: CatalogIndex, side: str) -> np.ndarray:
+    """Cosine of the query to every product (rows of index.ids) in the shared space; NaN where unknown.
+
+    side "image": the products' image projections (text -> image search); "joint": the normalised sum of
+    each product's text and image projections (the mid-fused product vector).
+    """
+    loaded = q.head
+    rows = np.array([loaded.pos.get(i, -1) for i in index.ids], dtype=np.int64)
+    mat = loaded.projected["image" if side == "image" else "joint"]
+    out = np.full(len(index.ids), np.nan, dtype=np.float32)
+    known = rows >= 0
+    out[known] = mat[rows[known]] @ q.aligned()
+    return out
+
+
+def _rank(index: CatalogIndex, req: SearchRequest, q: _Query, filters: Filters,
+          fusion: str) -> list[tuple[str, float]]:
     mask = index.mask(filters)
     if not mask.any():
         return []
-    rankings = []
-    if req.text.strip():
-        rankings.append(_text_ranking(index, req.text, filters, mask, req.mode))
-    if req.image is not None:
-        rankings.append(_image_ranking(index, req.image, filters))
-    if not rankings:  # filters only: browse the matching products, cheapest first
+    store = index.store
+    if q.qvec is None and q.ivec is None:  # filters only: browse the matching products, cheapest first
         rows = [(index.ids[i], index.meta[i].get("price", float("inf"))) for i in np.flatnonzero(mask)]
         return [(pid, 0.0) for pid, _ in sorted(rows, key=lambda r: r[1])]
-    if len(rankings) == 1:
-        return rankings[0]
-    return rrf([[pid for pid, _ in r] for r in rankings])
+    if req.mode == "image" and q.qvec is not None:  # text (+ image) -> product images, in the shared space
+        scores = np.where(mask, _aligned_scores(q, index, "image"), np.nan)
+        keep = np.flatnonzero(~np.isnan(scores))
+        return _ordered([index.ids[i] for i in keep], scores[keep])[:POOL]
+    image_rank = ([(h.id, h.score) for h in store.nearest_image(q.ivec, POOL, filters.to_where())]
+                  if q.ivec is not None else [])
+    if req.mode == "image":
+        return image_rank
+    pool: list[str] = []
+    if q.qvec is not None:
+        pool = _text_pool(index, q.qvec, q.lex, filters, mask)
+    if fusion == "late" or (fusion == "early" and (q.qvec is None or q.ivec is None)):
+        # one side only, or separate rankings combined by rank (text + image)
+        rankings = []
+        if q.qvec is not None and pool:
+            rankings.append(_ordered(*_text_scores(index, q.qvec, q.lex, pool, req.mode)))
+        if image_rank:
+            rankings.append(image_rank)
+        if len(rankings) == 1:
+            return rankings[0]
+        return rrf([[pid for pid, _ in r] for r in rankings]) if rankings else []
+    # early (text + image) or mid: one score per pooled product from both sides
+    aligned = _aligned_scores(q, index, "joint") if fusion == "mid" else None
+    extra = [pid for pid, _ in image_rank]
+    if aligned is not None:
+        masked = np.where(mask, aligned, np.nan)
+        extra += [index.ids[i] for i in np.argsort(-np.nan_to_num(masked, nan=-np.inf))[:POOL] if mask[i]]
+    ids = sorted(set(pool) | set(extra), key=lambda i: index.pos.get(i, -1))
+    ids = [i for i in ids if i in index.pos and mask[index.pos[i]]]
+    if not ids:
+        return []
+    text_side = None
+    if q.qvec is not None:
+        ids, text_side = _text_scores(index, q.qvec, q.lex, ids, req.mode)
+    image_side = None
+    if q.ivec is not None:
+        vectors = store.image_vectors(ids)
+        image_side = np.array([float(vectors[i] @ q.ivec) if i in vectors else np.nan for i in ids])
+    base = early_fuse(text_side, image_side)
+    if aligned is not None:
+        weight = MID_WEIGHT if q.ivec is not None else MID_TEXT_WEIGHT
+        base = mid_fuse(base, np.array([aligned[index.pos[i]] for i in ids]), weight)
+    return _ordered(ids, np.asarray(base, dtype=np.float32))
+
+
+def _query(index: CatalogIndex, req: SearchRequest, fusion: str) -> tuple[_Query, str]:
+    """Embed the query once; load the alignment head when it is needed. Returns it and a note for the trace
+    ("" or why mid fusion fell back to late). Text-to-image search without a usable head is an error."""
+    has_text = bool(req.text.strip())
+    q = _Query(text=req.text, qvec=index.store.embed_query(req.text) if has_text else None,
+               lex=index.lexical_scores(req.text) if has_text else None,
+               ivec=index.store.embed_image(req.image) if req.image is not None else None)
+    mid_weight = MID_WEIGHT if req.image is not None else MID_TEXT_WEIGHT
+    wants_head = (req.mode == "image" and has_text) or (fusion == "mid" and req.mode != "image" and mid_weight > 0)
+    if not wants_head or (q.qvec is None and q.ivec is None):
+        return q, ""
+    loaded = head_for(index)
+    if loaded.head is None:
+        if req.mode == "image":
+            raise ValueError(f"text-to-image search needs the alignment head: {loaded.problem}")
+        return q, f"mid fusion unavailable ({loaded.problem}), late fusion used"
+    q.head = loaded
+    return q, ""
 
 
 # Which constraints to give up, in order, when nothing meets them all: price first, then attributes.
@@ -145,11 +246,17 @@ def search_products(index: CatalogIndex, request: SearchRequest) -> SearchResult
     """Search the catalog; see the module docstring. `index` is refreshed if the store changed."""
     if request.mode not in MODES:
         raise ValueError(f"unknown search mode {request.mode!r}; choose one of {list(MODES)}")
+    fusion = request.fusion or index.store.settings.fusion
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown fusion {fusion!r}; choose one of {list(FUSIONS)}")
     t0 = time.perf_counter()
     index.refresh()
     t1 = time.perf_counter()
     filters = request.filters
-    ranked = _rank(index, request, filters)
+    q, note = _query(index, request, fusion)
+    if fusion == "mid" and q.head is None:  # no head (the note says why), or a text-only query (see MID_TEXT_WEIGHT)
+        fusion = "late"
+    ranked = _rank(index, request, q, filters, fusion)
     dropped: list[str] = []
     relaxed_filters = filters
     if not ranked and not filters.is_empty():
@@ -159,7 +266,7 @@ def search_products(index: CatalogIndex, request: SearchRequest) -> SearchResult
                 continue
             relaxed_filters = relaxed_filters.model_copy(update=change)
             dropped.append(name)
-            ranked = _rank(index, request, relaxed_filters)
+            ranked = _rank(index, request, q, relaxed_filters, fusion)
             if ranked:
                 break
     top = ranked[: request.k]
@@ -174,6 +281,12 @@ def search_products(index: CatalogIndex, request: SearchRequest) -> SearchResult
                                   "image" if request.image is not None else "") if x) or "filters only"
     cond = filters.describe()
     trace = f"search {what}" + (f" [{cond}]" if cond else "") + f": {len(cards)} of {len(index)} products"
+    if request.mode == "image" and request.text.strip():
+        trace += " (text to image, aligned space)"
+    elif fusion == "mid" or (request.image is not None and request.text.strip()):  # something was fused
+        trace += f" ({fusion} fusion)"
+    if note:
+        trace += f"; {note}"
     if dropped:
         trace += f"; nothing met every constraint, nearest after dropping {', '.join(dropped)}"
     return SearchResult(cards=cards, trace=trace, filters=filters, relaxed=bool(dropped), dropped=tuple(dropped),

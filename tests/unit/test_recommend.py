@@ -37,8 +37,8 @@ def test_similar_excludes_the_product_itself_and_ranks_the_near_copy_first(index
 
 
 def test_similar_trace_names_product_modality_and_counts(index):
-    res = similar_products(index, "D1", k=5)
-    assert res.trace == "similar to D1 by fused text+image: 5 of 9 products"
+    res = similar_products(index, "D1", k=5, fusion="early")
+    assert res.trace == "similar to D1 by early fusion of text+image: 5 of 9 products"
     assert ids(res)[:2] == ["D2", "D3"]
 
 
