@@ -49,9 +49,13 @@ def latency_summary(timings: list[dict[str, float]]) -> dict[str, dict[str, floa
 
 def run_dialogue_eval(settings: Settings, suite: Path, *, writer: ReplyWriter | None,
                       only: list[str] | None = None,
-                      on_turn: Callable[[str, dict[str, Any]], None] | None = None
+                      on_turn: Callable[[str, dict[str, Any]], None] | None = None,
+                      timings_by_tool: dict[str, list[dict[str, float]]] | None = None,
                       ) -> tuple[SuiteReport, dict[str, dict[str, float]]]:
-    """Run the suite in `suite` (a folder of YAML files + catalog_extra.jsonl); returns report and latency."""
+    """Run the suite in `suite` (a folder of YAML files + catalog_extra.jsonl); returns report and latency.
+
+    `timings_by_tool`, when given, is filled with each turn's timings under the tool it called ("none": no tool).
+    """
     extra = suite / "catalog_extra.jsonl"
     with tempfile.TemporaryDirectory(prefix="daogou-dialogues-") as tmp:
         demo = build_demo_catalog(Path(tmp) / "demo")
@@ -70,6 +74,9 @@ def run_dialogue_eval(settings: Settings, suite: Path, *, writer: ReplyWriter | 
                              max_pixels=settings.max_image_pixels) if image else None
             result = agent.run_turn(state, text, img).to_json()
             timings.append(result["timings_ms"])
+            if timings_by_tool is not None:
+                tool = result["tool_calls"][0]["name"] if result["tool_calls"] else "none"
+                timings_by_tool.setdefault(tool, []).append(result["timings_ms"])
             return result
 
         try:
