@@ -11,7 +11,8 @@ Each eval runs as the real CLI in a subprocess with `--json` (its wall time is r
 
     python bench/run_evals.py [--with-llm] [--only recommend --only dialogues] [--copy-limit 10] [--out DIR]
 
-Writes `bench/results/YYYY-MM-DD.json` and `.md` (UTC date; a second run on the same day replaces them).
+Writes `bench/results/YYYY-MM-DD.json` and `.md` (UTC date; a second run on the same day replaces them), after
+every eval, so that an interrupted run keeps what it measured (`"complete": false`).
 An eval that fails is recorded with its exit status and the end of its stderr; the others still run.
 """
 
@@ -138,29 +139,38 @@ def main() -> None:
                          check=False).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                 text=True, cwd=ROOT, check=False).stdout.strip())
+    started = datetime.now(UTC)
+    path = args.out / f"{started.strftime('%Y-%m-%d')}.json"
+    plan = _plan(args)
     results: dict[str, Any] = {}
-    for name, cmd in _plan(args).items():
+    for name, cmd in plan.items():
         if isinstance(cmd, str):
             log(f"{name}: {cmd}")
             results[name] = {"status": cmd}
-            continue
-        log(f"{name}: daogou {' '.join(cmd)}")
-        results[name] = _run(cmd, args.timeout)
-        log(f"{name}: {results[name]['status']} in {results[name].get('wall_s', '-')} s")
-    now = datetime.now(UTC)
-    doc = {"date": now.strftime("%Y-%m-%d"), "time_utc": now.strftime("%H:%M:%S"), "commit": sha,
-           "uncommitted_changes": dirty, "machine": facts, "with_llm": args.with_llm, "evals": results}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{doc['date']}.json"
+        else:
+            log(f"{name}: daogou {' '.join(cmd)}")
+            results[name] = _run(cmd, args.timeout)
+            log(f"{name}: {results[name]['status']} in {results[name].get('wall_s', '-')} s")
+        # written after every eval, so an interrupted run keeps what it measured ("complete": false)
+        md = _write(path, started, sha, dirty, facts, args.with_llm, results, complete=len(results) == len(plan))
+    print(md)
+    log(f"wrote {path} and {path.with_suffix('.md')}")
+
+
+def _write(path: Path, started: datetime, sha: str, dirty: bool, facts: dict[str, Any], with_llm: bool,
+           results: dict[str, Any], *, complete: bool) -> str:
+    doc = {"date": started.strftime("%Y-%m-%d"), "started_utc": started.strftime("%H:%M:%S"),
+           "finished_utc": datetime.now(UTC).strftime("%H:%M:%S"), "complete": complete, "commit": sha,
+           "uncommitted_changes": dirty, "machine": facts, "with_llm": with_llm, "evals": results}
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    state = f"commit {sha}" + (", with uncommitted changes" if dirty else "")
+    state = f"commit {sha}" + (", with uncommitted changes" if dirty else "") + ("" if complete else ", incomplete")
     md = [f"# Evaluation results {doc['date']} ({state})", "", format_facts(facts).replace("\n", "  \n"), ""]
     for name, entry in results.items():
         md += _md_section(name, entry)
-    path.with_suffix(".md").write_text("\n".join(md), encoding="utf-8")
-    print("\n".join(md))
-    log(f"wrote {path} and {path.with_suffix('.md')}")
-
+    text = "\n".join(md)
+    path.with_suffix(".md").write_text(text, encoding="utf-8")
+    return text
 
 if __name__ == "__main__":
     main()
