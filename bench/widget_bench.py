@@ -2,7 +2,7 @@
 
 Each query runs in a fresh browser context (a new shopper) against a running `daogou serve`; times are taken
 from pressing Enter to the moment the cards / the first words / the last change of the words appear in the DOM
-(polled every 20 ms; the turn is over when the words have not changed for 6 s).
+(polled every 20 ms), and to the end of the turn (Gradio's progress tracker on the chat is hidden again).
 The first query also pays the model's first-call warm-up; it is reported and left out.
 
     daogou serve --port 7860 &        # real model and catalog, as configured
@@ -17,18 +17,14 @@ import time
 
 from common import format_facts, machine_facts, summarize_ms
 
+from tests.integration.test_widget_browser import ARGS, SNAPSHOT, _busy  # the browser tests' flags and probes
+
+KEYS = ("first_card", "first_words", "last_words", "done")
 QUERIES = ["红色连衣裙 300元以内", "给狗狗买的零食", "无线耳机 500元以内", "白色马克杯", "黑色跑步鞋 42码"]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-SNAPSHOT = """() => {
-  const bots = [...document.querySelectorAll('#dg-chat [data-testid=bot]')]
-    .filter(e => !e.querySelector('.dg-cards') && !e.querySelector('.thought-group'));
-  const cards = document.querySelectorAll('#dg-chat .dg-card').length;
-  return [cards, bots.length ? bots[bots.length - 1].innerText.length : 0];
-}"""
 
 
-def one_turn(browser, url: str, query: str, settle_s: float = 6.0) -> dict[str, float | None]:
-    """Times (ms) to first card, first words and last words of one query in a fresh context."""
+def one_turn(browser, url: str, query: str) -> dict[str, float | None]:
+    """Times (ms) to first card, first words, last words and the end of the turn, for one query in a new context."""
     ctx = browser.new_context()
     page = ctx.new_page()
     page.goto(url)
@@ -37,9 +33,9 @@ def one_turn(browser, url: str, query: str, settle_s: float = 6.0) -> dict[str, 
     box.fill(query)
     t0 = time.perf_counter()
     box.press("Enter")
-    first_card = first_words = last_words = None
-    last_len, since = 0, time.perf_counter()
-    while (first_words is None or time.perf_counter() - since < settle_s) and time.perf_counter() - t0 < 300:
+    first_card = first_words = last_words = done = None
+    last_len = 0
+    while done is None and time.perf_counter() - t0 < 300:
         cards, n = page.evaluate(SNAPSHOT)
         now = (time.perf_counter() - t0) * 1000
         if cards and first_card is None:
@@ -47,10 +43,12 @@ def one_turn(browser, url: str, query: str, settle_s: float = 6.0) -> dict[str, 
         if n and first_words is None:
             first_words = now
         if n != last_len:
-            last_len, last_words, since = n, now, time.perf_counter()
+            last_len, last_words = n, now
+        if first_words is not None and not _busy(page):
+            done = now
         time.sleep(0.02)
     ctx.close()
-    return {"first_card": first_card, "first_words": first_words, "last_words": last_words}
+    return {"first_card": first_card, "first_words": first_words, "last_words": last_words, "done": done}
 
 
 def main() -> None:
@@ -70,8 +68,7 @@ def main() -> None:
             for q in QUERIES:
                 rows.append({"query": q, **one_turn(browser, args.url, q)})
         browser.close()
-    summary = {k: summarize_ms([r[k] for r in rows if r[k] is not None]) for k in ("first_card", "first_words",
-                                                                                   "last_words")}
+    summary = {k: summarize_ms([r[k] for r in rows if r[k] is not None]) for k in KEYS}
     if args.json:
         print(json.dumps({"machine": facts, "warm_up": warm, "turns": rows, "summary": summary}, ensure_ascii=False))
         return
@@ -79,7 +76,7 @@ def main() -> None:
     print(f"warm-up turn ({QUERIES[0]}): " + ", ".join(f"{k} {v:.0f} ms" for k, v in warm.items() if v))
     for r in rows:
         print(f"  {r['query']:<16} " + "  ".join(f"{k} {r[k]:.0f} ms" if r[k] is not None else f"{k} -"
-                                                   for k in ("first_card", "first_words", "last_words")))
+                                                   for k in KEYS))
     for k, s in summary.items():
         print(f"{k:<12} p50 {s.get('p50', 0):>7.0f} ms  p95 {s.get('p95', 0):>7.0f} ms  n {s['n']}")
 

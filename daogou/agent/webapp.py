@@ -8,6 +8,7 @@ with the allowed embedding origins (CORS for the web component, `frame-ancestors
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"  # imports ./assets/index-*.js
 API_USER = "api"  # user id of sessions opened through the /ask API
+STREAM_CHARS = 4  # characters per streamed update of the reply's words
+STREAM_PAUSE_S = 0.025  # between those updates: a 60-character sentence takes ~0.4 s to appear
 PAGE_CSS = CARD_CSS + """
 #dg-chat{min-height:360px}
 .dg-actions button{min-width:0}
@@ -130,11 +133,17 @@ class ShopWidget:
                     history.append({"role": "assistant", "content": cards_html(shown, self.lang, self.thumbs)})
                 elif event.kind == "token":
                     if words is None:
-                        words = {"role": "assistant", "content": ""}
+                        words = {"role": "assistant", "content": "", "raw": ""}
                         history.append(words)
-                        words["raw"] = ""
-                    words["raw"] += event.data
-                    words["content"] = escape_text(words["raw"])
+                    # The agent releases words a sentence at a time (after its grounding check); show each
+                    # released piece a few characters at a time, as a shopper expects of a streaming reply.
+                    for n, start in enumerate(range(0, len(event.data), STREAM_CHARS)):
+                        if n:
+                            time.sleep(STREAM_PAUSE_S)
+                        words["raw"] += event.data[start:start + STREAM_CHARS]
+                        words["content"] = escape_text(words["raw"])
+                        yield (_public(history), None, ident) + self._picks(shown)
+                    continue
                 else:
                     continue
                 yield (_public(history), None, ident) + self._picks(shown)
@@ -207,7 +216,7 @@ class ShopWidget:
                 api_btn = gr.Button("ask")
             outs = [chatbot, box, ident, shown, pick]
             turn = {"concurrency_id": "agent", "concurrency_limit": 1, "api_visibility": "undocumented",
-                    "show_progress": "hidden"}
+                    "show_progress": "minimal"}
             box.submit(self.chat, [box, chatbot, ident, shown], outs, api_name="chat", **turn)
             for btn, action in ((ask_btn, "ask"), (similar_btn, "similar"), (copy_btn, "copy")):
                 btn.click(self.act(action), [pick, chatbot, ident, shown], outs, api_name=f"card_{action}", **turn)
@@ -248,6 +257,10 @@ def create_app(settings: Settings, agent: Agent, sessions: SessionStore) -> Fast
         @app.get("/", include_in_schema=False)
         def to_root() -> RedirectResponse:
             return RedirectResponse(root + "/")
+
+        @app.get("/assets/{path:path}", include_in_schema=False)
+        def to_assets(path: str) -> RedirectResponse:  # the web component preloads its CSS from /assets/ at the host
+            return RedirectResponse(f"{root}/assets/{path}")
 
     widget = ShopWidget(settings, agent, sessions)
     return gr.mount_gradio_app(app, widget.blocks().queue(default_concurrency_limit=4), path=root or "/",
