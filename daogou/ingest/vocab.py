@@ -50,7 +50,8 @@ def normalize_color(value: str) -> str | None:
 # Words where a colour word names a thing, not a colour (绿茶 is a tea, "black pepper" a spice).
 _NOT_COLOURS = ("网红", "红包", "红枣", "红茶", "绿茶", "白茶", "黑茶", "红酒", "白酒", "黄酒", "红薯", "黑米",
                 "白糖", "红糖", "黑巧", "白巧", "白领", "黑科技", "金属", "银行", "黄金周", "米饭",
-                "灰尘", "口红", "粉底", "白噪音",
+                "灰尘", "口红", "粉底", "白噪音", "蓝牙", "蓝光", "白兰地", "黑胶", "红外", "紫外", "绿植", "粉丝",
+                "米线", "米粉", "米面", "白板", "黑板", "青春", "金额",
                 "green tea", "black tea", "white tea", "red wine", "white wine", "black pepper", "white pepper",
                 "white rice", "black friday", "white noise", "dark chocolate", "white chocolate")
 

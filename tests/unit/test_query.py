@@ -68,6 +68,7 @@ def test_in_stock_and_size_letters():
 def test_colour_words():
     assert colors_in_text("酒红色和米白的") == ["红色", "米色"]
     assert colors_in_text("网红同款 bored") == []
+    assert colors_in_text("蓝牙耳机") == [] and colors_in_text("白色蓝牙耳机") == ["白色"]  # 蓝牙 is Bluetooth
     assert normalize_color("Navy") == "蓝色" and normalize_color("未知") is None
 
 
