@@ -74,6 +74,9 @@ def evaluate_retrieval(corpus: Path, queries: Path, settings: Settings, *, modes
                 from daogou.tools.align import fit_catalog_head
 
                 fit_catalog_head(store, held_out=0.0)
+            elif "image" in modes:
+                raise ValueError(f"mode image ranks product images, but only {store.count_images()} products of "
+                                 f"{corpus.name} have one (the alignment head needs at least 4); drop --mode image")
             index = CatalogIndex(store)
             results: dict[str, dict[str, float]] = {}
             for mode in modes:
