@@ -67,9 +67,11 @@ class Agent:
 
     def __init__(self, index: CatalogIndex, *, writer: ReplyWriter | None = None, shop: str = "本店",
                  k: int = 5, advice_tokens: int = 48, proposer: Callable[[str, DialogueState], ToolCall | None]
-                 | None = None) -> None:
+                 | None = None, copy_writer: ReplyWriter | None = None) -> None:
         self.index = index
         self.writer = writer
+        # the model that writes product copy: a LoRA-tuned copy of the LLM (`daogou tune copy`), else `writer`
+        self.copy_writer = copy_writer
         self.shop = shop
         self.k = k
         self.advice_tokens = advice_tokens
@@ -117,7 +119,7 @@ class Agent:
         if call.name is not None:
             yield TurnEvent("tool", {"name": call.name, "args": call.args, "status": "pending"})
         outcome = run_tool(self.index, call, state, image=image, text=text, lang=reading.lang,
-                           generate=self._generate)
+                           generate=self._generate, copy_prompt=self._copy_prompt_key())
         tool_calls = [] if call.name is None else [{"name": call.name, "args": call.args}]  # as run (ids resolved)
         timings["tool"] = ms()
         trace.append(outcome.trace)
@@ -202,8 +204,15 @@ class Agent:
             yield (sep if first and (outcome.lead or outcome.body) else "") + tail
         removed += gate.removed
 
+    def _copy_prompt_key(self) -> str:
+        """The copy.yaml template the copy model expects: an adapter was trained on one ("prompt_tuned")."""
+        adapter = getattr(self.copy_writer, "adapter", None)
+        return getattr(adapter, "prompt_key", "prompt") if self.copy_writer is not None else "prompt"
+
     def _generate(self, prompt: str, max_new_tokens: int = 220) -> str:
-        if self.writer is None:
+        """Text for a tool that writes (product copy): the copy model when there is one, else the reply model."""
+        model = self.copy_writer or self.writer
+        if model is None:
             raise ToolError("no language model is attached; start the agent with a model to write copy")
         messages = [{"role": "user", "content": prompt}]
-        return "".join(self.writer.stream(messages, max_new_tokens=max_new_tokens))
+        return "".join(model.stream(messages, max_new_tokens=max_new_tokens))

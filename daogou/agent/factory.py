@@ -11,7 +11,7 @@ from daogou.ingest.store import ProductStore, open_store
 from daogou.settings import Settings
 from daogou.tools.catalog_index import CatalogIndex
 
-__all__ = ["build_agent", "ensure_catalog", "make_writer"]
+__all__ = ["build_agent", "ensure_catalog", "make_copy_writer", "make_writer"]
 
 
 def ensure_catalog(settings: Settings, store: ProductStore) -> None:
@@ -25,6 +25,11 @@ def ensure_catalog(settings: Settings, store: ProductStore) -> None:
     catalog = build_demo_catalog(settings.home / "demo")
     report = ingest_catalogs([catalog], store, settings)
     print(report.summary(), file=sys.stderr)
+    from daogou.tools.align import ensure_head
+
+    trained = ensure_head(store, settings)
+    if trained:
+        print(trained, file=sys.stderr)
 
 
 def make_writer(settings: Settings) -> ReplyWriter | None:
@@ -62,4 +67,17 @@ def build_agent(settings: Settings, *, demo_if_empty: bool = True) -> Agent:
     if demo_if_empty:
         ensure_catalog(settings, store)
     index = CatalogIndex(store, cache_dir=settings.home / "cache").refresh()
-    return Agent(index, writer=make_writer(settings), shop=settings.shop_name)
+    return Agent(index, writer=make_writer(settings), shop=settings.shop_name, copy_writer=make_copy_writer(settings))
+
+
+def make_copy_writer(settings: Settings) -> ReplyWriter | None:
+    """The LoRA-tuned copy model (`DAOGOU_COPY_ADAPTER`, from `daogou tune copy`), or None: the reply model writes copy.
+
+    The adapter is merged into its own copy of the local model (~1 GB more memory for the bundled 0.5B), so the
+    chat's advice and the tool decisions keep the untuned weights.
+    """
+    if settings.copy_adapter is None or settings.llm != "local":
+        return None
+    from daogou.agent.llm import LocalLLM
+
+    return LocalLLM(settings.llm_path, threads=settings.threads, settings=settings, adapter=settings.copy_adapter)

@@ -76,10 +76,14 @@ def _list_outcome(result: SearchResult, lead: str, lang: str) -> ToolOutcome:
 
 
 def run_tool(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
-             lang: str, generate: Callable[..., str], k: int = 5) -> ToolOutcome:
-    """Run `call`; a ToolError becomes a polite message (the chat never shows a traceback)."""
+             lang: str, generate: Callable[..., str], k: int = 5, copy_prompt: str = "prompt") -> ToolOutcome:
+    """Run `call`; a ToolError becomes a polite message (the chat never shows a traceback).
+
+    `generate` writes text for write_copy with the copy.yaml template `copy_prompt` (an adapter's own template).
+    """
     try:
-        return _run(index, call, state, image=image, text=text, lang=lang, generate=generate, k=k)
+        return _run(index, call, state, image=image, text=text, lang=lang, generate=generate, k=k,
+                    copy_prompt=copy_prompt)
     except ToolError as e:
         msg = render("messages", "tool_error", lang=lang, error=str(e))
         return ToolOutcome(trace=f"{call.name} failed: {e}", lead=msg, error=str(e))
@@ -175,7 +179,7 @@ def _categories(index: CatalogIndex, lang: str) -> str:
 
 
 def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
-         lang: str, generate: Callable[..., str], k: int) -> ToolOutcome:
+         lang: str, generate: Callable[..., str], k: int, copy_prompt: str = "prompt") -> ToolOutcome:
     a = call.args
     needs_one = ("similar_products", "answer_about_product", "write_copy")
     if call.name in needs_one and not a.get("product_id") and not a.get("product_ids") and image is None:
@@ -270,7 +274,7 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         if not a.get("product_id"):
             return _need_product(lang)
         copy = write_copy(index, a["product_id"], style=a.get("style") or ("简洁" if lang == "zh" else "concise"),
-                          language=a.get("language", lang), generate=generate)
+                          language=a.get("language", lang), generate=generate, prompt_key=copy_prompt)
         points = "\n".join(f"- {p}" for p in copy.selling_points)
         body = "\n".join(x for x in (copy.title, points, copy.description) if x)
         return ToolOutcome(cards=[copy.card], trace=copy.trace,

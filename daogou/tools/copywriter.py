@@ -251,14 +251,17 @@ def _sentences(text: str) -> list[str]:
 
 
 def write_copy(index: CatalogIndex, product_id: str, *, style: str = "简洁", language: str = "zh",
-               generate: Callable[[str], str]) -> CopyResult:
-    """Write copy for one product with `generate` (prompt -> text), then drop ungrounded claims."""
+               generate: Callable[[str], str], prompt_key: str = "prompt") -> CopyResult:
+    """Write copy for one product with `generate` (prompt -> text), then drop ungrounded claims.
+
+    `prompt_key` names the copy.yaml template: "prompt", or the one a LoRA adapter was trained with.
+    """
     style = _style_for(style, language)
     known, unknown = resolve_ids(index, [product_id])
     products = index.store.get_products(known)
     if not products:
         raise unknown_ids_error(unknown or known, index.ids)
-    return copy_for_product(products[0], style=style, language=language, generate=generate)
+    return copy_for_product(products[0], style=style, language=language, generate=generate, prompt_key=prompt_key)
 
 
 def copy_for_product(p: Product, *, style: str = "简洁", language: str = "zh", generate: Callable[[str], str],

@@ -149,3 +149,28 @@ def test_thanks_closes_politely_without_a_tool(agent_factory):
     agent.run_turn(state, "连衣裙")
     r = agent.run_turn(state, "好的谢谢，就这样吧")
     assert r.tool_calls == [] and r.products == [] and "不客气" in r.text
+
+
+def test_write_copy_uses_the_tuned_copy_model_and_its_template(agent_factory, monkeypatch):
+    from types import SimpleNamespace
+
+    from daogou.tools import copywriter
+
+    seen = {}
+    real = copywriter.copy_prompt
+
+    def spy(p, style, language, prompt_key="prompt"):
+        seen["key"] = prompt_key
+        return real(p, style, language, prompt_key)
+
+    monkeypatch.setattr(copywriter, "copy_prompt", spy)
+    agent = agent_factory("这条很适合你。")
+    tuned = ScriptedWriter("【标题】红色碎花连衣裙\n【描述】红色碎花，清新好搭。")
+    tuned.adapter = SimpleNamespace(prompt_key="prompt_tuned")
+    agent.copy_writer = tuned
+    state = DialogueState()
+    agent.run_turn(state, "红色碎花连衣裙")
+    r = agent.run_turn(state, "帮第一个写一段文案")
+    assert r.tool_calls[0]["name"] == "write_copy"
+    assert len(tuned.prompts) == 1 and seen["key"] == "prompt_tuned"  # the copy came from the tuned model
+    assert all("文案" not in m[-1]["content"] for m in agent.writer.prompts)  # the reply model wrote no copy
