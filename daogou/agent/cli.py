@@ -170,8 +170,14 @@ def demo(
     settings = _settings(store)
     catalog = build_demo_catalog(settings.home / "demo")
     typer.echo(f"demo catalog: {catalog}")
-    report = ingest_catalogs([catalog], open_store(settings), settings)
+    st = open_store(settings)
+    report = ingest_catalogs([catalog], st, settings)
     typer.echo(report.summary())
+    from daogou.tools.align import ensure_head
+
+    trained = ensure_head(st, settings)
+    if trained:
+        typer.echo(trained)
     for q in query or ["红色连衣裙 300元以内", "wireless headphones under 500", "给狗狗买的零食"]:
         typer.echo(f"\n$ daogou search {q!r}")
         search(query=q, image=None, k=5, store=store, as_json=False)

@@ -35,6 +35,7 @@ __all__ = [
     "AlignConfig",
     "AlignHead",
     "StaleHeadError",
+    "ensure_head",
     "alignment_recall",
     "catalog_pairs",
     "catalog_signature",
@@ -338,3 +339,24 @@ def _project_rows(fn: Callable[[np.ndarray], np.ndarray], ids: list[str], vector
     if rows:
         out[rows] = fn(np.stack([vectors[ids[r]] for r in rows]))
     return out
+
+
+def ensure_head(store: ProductStore, settings: Settings) -> str:
+    """Train the head when mid fusion is the setting and the store has none or a stale one; "" when nothing to do.
+
+    Used after the demo catalog is loaded, so that the embedded defaults get the strategy the evaluation chose;
+    for a shop's own catalog `daogou tune align` stays an explicit step (it prints held-out figures).
+    """
+    if settings.fusion != "mid":
+        return ""
+    try:
+        if load_head(head_path(store.settings), catalog_signature(store)) is not None:
+            return ""
+    except StaleHeadError:
+        pass
+    try:
+        _, figures = fit_catalog_head(store, held_out=0.0)
+    except ValueError as e:
+        return f"mid fusion: no alignment head ({e}); late fusion is used"
+    return (f"mid fusion: alignment head trained on {figures['train']} products with an image "
+            f"(loss {figures['first_loss']:.2f} -> {figures['final_loss']:.3f})")

@@ -166,3 +166,16 @@ def test_similar_products_bad_fusion_is_a_tool_error(index):
 
     with pytest.raises(ToolError, match="fusion"):
         similar_products(index, "D1", fusion="middle")
+
+
+def test_ensure_head_trains_once_for_mid_and_again_after_the_catalog_changes(fake_store, settings, tmp_path):
+    from daogou.tools.align import ensure_head
+
+    load_catalog(fake_store, settings, tmp_path, [dict(r) for r in SHOP_ROWS])
+    assert ensure_head(fake_store, settings.with_(fusion="late")) == ""  # not the setting: nothing trained
+    assert not head_path(fake_store.settings).exists()
+    assert ensure_head(fake_store, settings.with_(fusion="mid")).startswith("mid fusion: alignment head trained")
+    assert head_path(fake_store.settings).exists()
+    assert ensure_head(fake_store, settings.with_(fusion="mid")) == ""  # fresh: kept
+    fake_store.delete([SHOP_ROWS[0]["id"]])
+    assert ensure_head(fake_store, settings.with_(fusion="mid")).startswith("mid fusion: alignment head trained")
