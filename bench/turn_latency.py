@@ -106,7 +106,9 @@ def main() -> None:
            "per_tool_total_ms": {tool: summarize_ms([t["total"] for t in ts]) for tool, ts in sorted(per_tool.items())},
            "targets_p50_ms": TARGETS_MS,
            "llm_speed": _llm_summary(writer.stats if writer else []),
-           "peak_rss_mib": peak_rss_mib()}
+           "peak_rss_mib": peak_rss_mib(),
+           "failed_turns": [f"{d['id']} t{t['turn']}: " + "; ".join(str(f.get("reason", f)) for f in t["failures"])
+                            for d in report.to_dict()["results"] for t in d["turns"] if not t["passed"]]}
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -121,6 +123,8 @@ def main() -> None:
     rows = [{"tool": tool, **v} for tool, v in out["per_tool_total_ms"].items()]
     print(table(rows, [("tool", "full reply by tool"), ("n", "n"), ("p50", "p50 ms"), ("p95", "p95 ms"),
                        ("max", "max ms")]))
+    for line in out["failed_turns"]:
+        print(f"failed: {line}")
     speed = out["llm_speed"]
     if speed["generations"]:
         print(f"LLM inside the turns: {speed['generations']} generations, decode {speed['decode_tok_s']} tok/s "
