@@ -45,6 +45,9 @@ class Settings:
     # mid won photo queries and like-this-one in `daogou eval fusion` (README); until `daogou tune align` has
     # trained its head on the catalog it acts as late, and the trace says so.
     fusion: str = "mid"
+    # Who picks the tool when the shopper's words give no clear cue: "rules" (the deterministic reading alone) or
+    # "llm" (the model's constrained tool decision, checked against the reading; ~3 s per such turn on 2 cores).
+    tool_proposer: str = "rules"
     ui_lang: str = "zh"  # language of the web widget's own words: "zh" or "en" (replies follow the shopper)
     ui_allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (iframe / web component); () = same host
     ui_root_path: str = ""  # sub-path the app is served under, e.g. "/shop/assistant" ("" = at /)
@@ -88,6 +91,8 @@ class Settings:
             values["copy_adapter"] = Path(env["DAOGOU_COPY_ADAPTER"])
         if env.get("DAOGOU_FUSION"):
             values["fusion"] = env["DAOGOU_FUSION"].strip().lower()
+        if env.get("DAOGOU_TOOL_PROPOSER"):
+            values["tool_proposer"] = env["DAOGOU_TOOL_PROPOSER"].strip().lower()
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
         values.update(_ui_env(env))
@@ -96,6 +101,8 @@ class Settings:
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
         if values.get("llm", "local") not in ("local", "openai", "none"):
             raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
+        if values.get("tool_proposer", "rules") not in ("rules", "llm"):
+            raise ValueError(f"DAOGOU_TOOL_PROPOSER={values['tool_proposer']!r} is not one of rules, llm")
         if values.get("fusion", "mid") not in FUSIONS:
             raise ValueError(f"DAOGOU_FUSION={values['fusion']!r} is not one of {', '.join(FUSIONS)}; "
                              "set one of them or unset it")

@@ -11,7 +11,7 @@ from daogou.ingest.store import ProductStore, open_store
 from daogou.settings import Settings
 from daogou.tools.catalog_index import CatalogIndex
 
-__all__ = ["build_agent", "ensure_catalog", "make_copy_writer", "make_writer"]
+__all__ = ["build_agent", "ensure_catalog", "make_copy_writer", "make_proposer", "make_writer"]
 
 
 def ensure_catalog(settings: Settings, store: ProductStore) -> None:
@@ -67,7 +67,21 @@ def build_agent(settings: Settings, *, demo_if_empty: bool = True) -> Agent:
     if demo_if_empty:
         ensure_catalog(settings, store)
     index = CatalogIndex(store, cache_dir=settings.home / "cache").refresh()
-    return Agent(index, writer=make_writer(settings), shop=settings.shop_name, copy_writer=make_copy_writer(settings))
+    writer = make_writer(settings)
+    return Agent(index, writer=writer, shop=settings.shop_name, copy_writer=make_copy_writer(settings),
+                 proposer=make_proposer(settings, writer, index))
+
+
+def make_proposer(settings: Settings, writer: ReplyWriter | None, index: CatalogIndex) -> Any:
+    """The LLM's tool proposal for turns without a clear cue (DAOGOU_TOOL_PROPOSER=llm), or None: rules only.
+
+    It needs constrained decoding, so only the local model proposes (an OpenAI-compatible server does not).
+    """
+    if settings.tool_proposer != "llm" or not hasattr(writer, "generate_json"):
+        return None
+    from daogou.agent.proposer import LLMProposer
+
+    return LLMProposer(writer, index)
 
 
 def make_copy_writer(settings: Settings) -> ReplyWriter | None:

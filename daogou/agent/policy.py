@@ -8,7 +8,7 @@ added, and each such repair is written into the trace.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daogou.agent.state import DialogueState
@@ -22,6 +22,10 @@ _INTENT_TOOL = {
     "recommend": "recommend_for_user", "details": "product_details", "compare": "compare_products",
     "answer": "answer_about_product", "copy": "write_copy", "greet": None, "overview": None,
 }
+_TOOL_INTENT = {"search_catalog": "search", "similar_products": "similar", "recommend_for_user": "recommend",
+                "product_details": "details", "compare_products": "compare", "answer_about_product": "answer",
+                "write_copy": "copy"}
+_NEEDS_PRODUCT = ("similar_products", "product_details", "compare_products", "answer_about_product", "write_copy")
 _ELSE = re.compile(r"(再|别的|其他|其它|还有|更多|\belse\b|\bother\b|\bmore\b|\banother\b)", re.I)
 
 
@@ -138,6 +142,17 @@ def choose_tool(reading: Reading, state: DialogueState, has_image: bool, proposa
     call = _rule_call(reading, state, has_image, k)
     if proposal is None:
         return call
+    if proposal.name != call.name and reading.uncertain and not has_image and proposal.name in _TOOL_INTENT:
+        # The words gave no clear cue: the model's tool is taken, with the arguments the reading supports.
+        taken = _rule_call(replace(reading, intent=_TOOL_INTENT[proposal.name]), state, has_image, k)
+        pid = proposal.args.get("product_id")
+        if taken.args.get("product_id") is not None and pid in state.shown and pid != taken.args["product_id"]:
+            taken.args["product_id"] = pid  # one of the products on screen: the model may point at it
+        if taken.name in _NEEDS_PRODUCT and not (taken.args.get("product_id") or taken.args.get("product_ids")):
+            call.notes.append(f"model proposed {proposal.name} but no product is on screen: using {call.name}")
+            return call
+        taken.notes.append(f"no clear cue in the words; model proposed {proposal.name}: taken with checked arguments")
+        return taken
     if proposal.name != call.name:
         call.notes.append(f"model proposed {proposal.name or 'no tool'}; the shopper's words ask for "
                           f"{call.name or 'no tool'}: using {call.name or 'no tool'}")

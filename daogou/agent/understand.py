@@ -135,6 +135,7 @@ class Reading:
     named: bool = False  # refs come from product names spelled out in the message
     keywords: list[str] = field(default_factory=list)  # words a product must mention ("三文鱼" of "有三文鱼口味的吗")
     farewell: bool = False  # "thanks, that's all": small talk that closes
+    uncertain: bool = False  # no cue decided the intent (a fallback search/refine): a model's proposal may
     cheapest: bool = False  # "what's the cheapest phone?": lowest price first, whatever budget was said before
     filters: Filters = field(default_factory=Filters)  # the constraints in force after this turn
     query: str = ""  # retrieval words after this turn
@@ -307,8 +308,10 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "answer"  # a question about what is on screen ("保修多久？", "What about the screen size?")
     elif state.query and not names_product:
         r.intent = "refine"
+        r.uncertain = not has_constraints and (not refs or weak_ref)
     else:
         r.intent = "search"
+        r.uncertain = not has_constraints and not names_product and (not refs or weak_ref)
     if r.intent == "answer":
         elliptic = r.named and state.last_question and _ELLIPSIS.search(text) and not _ATTRIBUTE_WORDS.search(text)
         r.question = state.last_question if elliptic else parsed.text

@@ -64,7 +64,10 @@ def run_dialogue_eval(settings: Settings, suite: Path, *, writer: ReplyWriter | 
         store = open_store(s)
         catalogs = [demo] + ([extra] if extra.exists() else [])
         ingest_catalogs(catalogs, store, s, progress=False)
-        agent = Agent(CatalogIndex(store).refresh(), writer=writer, shop=settings.shop_name)
+        from daogou.agent.factory import make_proposer
+
+        index = CatalogIndex(store).refresh()
+        agent = Agent(index, writer=writer, shop=settings.shop_name, proposer=make_proposer(settings, writer, index))
         states: dict[str, DialogueState] = {}
         timings: list[dict[str, float]] = []
 

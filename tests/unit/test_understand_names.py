@@ -118,3 +118,41 @@ def test_recommend_uses_only_what_this_turn_says_and_else_excludes_seen():
 def test_english_head_term_ignores_trailing_modifiers():
     assert VOCAB.head_term("running shoes in size 39") == "running shoe"
     assert VOCAB.head_term("any in purple") is None  # a colour is not a kind of product
+
+
+def test_a_model_proposal_is_taken_only_when_the_words_give_no_cue_and_is_checked():
+    from daogou.agent.policy import ToolCall
+
+    state = DialogueState(query="phone", shown=["P1", "P2"], catalog_seen=_seen("P1", "P2"))
+    vague = read_turn("hmm, and the second thing about it", DialogueState(), VOCAB)
+    assert vague.intent == "search" and vague.uncertain
+    # no product on screen: an answer proposal has nothing to point at, so the rules' search stays
+    call = choose_tool(vague, DialogueState(), False, ToolCall("answer_about_product", {"product_id": "P9"}))
+    assert call.name == "search_catalog" and "no product is on screen" in call.notes[-1]
+    unclear = read_turn("嗯……这个嘛", state, VOCAB)
+    assert unclear.uncertain
+    call = choose_tool(unclear, state, False,
+                       ToolCall("answer_about_product", {"product_id": "P2", "question": "x", "price_max": 5}))
+    assert call.name == "answer_about_product" and call.args["product_id"] == "P2"  # on screen: kept
+    assert "price_max" not in call.args  # invented by the model: dropped
+    # a clear cue wins over the model
+    clear = read_turn("比较一下第一个和第二个", state, VOCAB)
+    assert not clear.uncertain
+    call = choose_tool(clear, state, False, ToolCall("search_catalog", {"query": "phone"}))
+    assert call.name == "compare_products"
+
+
+def test_tool_proposer_setting(monkeypatch):
+    import pytest
+
+    from daogou.agent.factory import make_proposer
+    from daogou.settings import Settings
+
+    assert Settings.from_env().tool_proposer == "rules"
+    monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "LLM")
+    assert Settings.from_env().tool_proposer == "llm"
+    monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "model")
+    with pytest.raises(ValueError, match="DAOGOU_TOOL_PROPOSER='model' is not one of rules, llm"):
+        Settings.from_env()
+    # a writer without constrained decoding (an OpenAI-compatible server) cannot propose
+    assert make_proposer(Settings(tool_proposer="llm"), object(), None) is None
