@@ -1,13 +1,16 @@
 """The Gradio widget (`daogou serve`): a streaming chat with product cards, photo search, card actions and an API.
 
-One `Agent` (it holds the LLM) serves every browser; turns run one at a time (`concurrency_id="agent"`), each in
-the shopper's own stored session. `create_app` wraps the Blocks in a FastAPI app mounted at the configured sub-path,
-with the allowed embedding origins (CORS for the web component, `frame-ancestors` for iframes).
+One `Agent` (it holds the LLM) serves every browser. Turns of different shoppers run side by side (up to
+`TURN_CONCURRENCY`): a search answers while another shopper's reply is being written, and only the model's own
+generation waits for the model (its lock); the turns of one session run one after the other (a lock per session).
+`create_app` wraps the Blocks in a FastAPI app mounted at the configured sub-path, with the allowed embedding
+origins (CORS for the web component, `frame-ancestors` for iframes).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from PIL import Image
 
 from daogou.agent.cards_html import CARD_CSS, ThumbnailCache, cards_html, escape_text
 from daogou.agent.chat_session import ChatSession
-from daogou.agent.dialogue import Agent
+from daogou.agent.dialogue import Agent, TurnEvent
 from daogou.agent.sessions import SessionError, SessionStore
 from daogou.agent.uploads import UploadError, read_upload
 from daogou.agent.web_sessions import BrowserIdentity, history_messages, restore_identity
@@ -36,6 +39,7 @@ GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"  #
 API_USER = "api"  # user id of sessions opened through the /ask API
 STREAM_CHARS = 4  # characters per streamed update of the reply's words
 STREAM_PAUSE_S = 0.025  # between those updates: a 60-character sentence takes ~0.4 s to appear
+TURN_CONCURRENCY = 4  # shoppers whose turns run at once; the LLM itself still writes one reply at a time
 PAGE_CSS = CARD_CSS + """
 #dg-chat{min-height:360px}
 .dg-actions button{min-width:0}
@@ -52,6 +56,16 @@ class ShopWidget:
         self.sessions = sessions
         self.lang = settings.ui_lang
         self.thumbs = ThumbnailCache(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _in_order(self, session_id: str, events: Iterator[TurnEvent]) -> Iterator[TurnEvent]:
+        """The events of one turn, run under the session's lock: a double click never runs two turns of one
+        session at once (a threading.Lock may be released by another thread, as Gradio steps generators)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(session_id, threading.Lock())
+        with lock:
+            yield from events
 
     def t(self, key: str, **variables: Any) -> str:
         """A UI string in the widget's language."""
@@ -117,7 +131,7 @@ class ShopWidget:
         words: dict[str, Any] | None = None
         step: dict[str, Any] | None = None
         try:
-            for event in sess.stream_turn(text, image):
+            for event in self._in_order(sess.session_id, sess.stream_turn(text, image)):
                 if event.kind == "tool":
                     data = event.data
                     if step is None or data.get("status") == "pending":
@@ -177,7 +191,7 @@ class ShopWidget:
             text = self.t("image_query")
         out: dict[str, Any] = {"session_id": sid, "tool_calls": [], "products": [], "text": "", "done": False}
         sess = ChatSession(agent=self.agent, sessions=self.sessions, user_id=API_USER, session_id=sid)
-        for event in sess.stream_turn(text or "", img):
+        for event in self._in_order(sid, sess.stream_turn(text or "", img)):
             if event.kind == "products":
                 out["products"] = event.data
             elif event.kind == "token":
@@ -215,7 +229,7 @@ class ShopWidget:
                 api_out = gr.JSON(label="turn")
                 api_btn = gr.Button("ask")
             outs = [chatbot, box, ident, shown, pick]
-            turn = {"concurrency_id": "agent", "concurrency_limit": 1, "api_visibility": "undocumented",
+            turn = {"concurrency_id": "agent", "concurrency_limit": TURN_CONCURRENCY, "api_visibility": "undocumented",
                     "show_progress": "minimal"}
             box.submit(self.chat, [box, chatbot, ident, shown], outs, api_name="chat", **turn)
             for btn, action in ((ask_btn, "ask"), (similar_btn, "similar"), (copy_btn, "copy")):
@@ -224,7 +238,7 @@ class ShopWidget:
             demo.load(self.on_load, [saved], [ident, saved, chatbot, shown, pick], api_visibility="private")
             ident.change(lambda v: v, [ident], [saved], api_visibility="private")
             api_btn.click(self.ask, [api_text, api_image, api_session], api_out, api_name="ask",
-                          concurrency_id="agent", concurrency_limit=1)
+                          concurrency_id="agent", concurrency_limit=TURN_CONCURRENCY)
         return demo
 
 

@@ -197,3 +197,61 @@ def test_api_ask_streams_and_continues(shop_widget):
     again = list(shop_widget.ask("第一个防水吗？", None, sid))[-1]
     assert again["session_id"] == sid and again["tool_calls"]
     assert list(shop_widget.ask("x", None, "bad id!"))[-1]["error"].startswith("bad session id")
+
+
+def test_a_slow_reply_does_not_hold_back_another_shoppers_cards(fake_store, settings, tmp_path):
+    """Two shoppers at once: B's cards arrive while A's words are still being written."""
+    import threading
+
+    from daogou.agent.dialogue import Agent
+    from daogou.agent.webapp import ShopWidget
+    from daogou.ingest.pipeline import ingest_catalogs
+    from daogou.tools.catalog_index import CatalogIndex
+    from tests.unit.test_agent import ROWS, _catalog
+
+    release = threading.Event()
+
+    class SlowWriter:  # stands in for the LLM: holds its reply until told to go on
+        def stream(self, messages, *, max_new_tokens=64):
+            release.wait(10)
+            yield "这件很适合你。"
+
+    ingest_catalogs([_catalog(tmp_path, [dict(r) for r in ROWS])], fake_store, settings)
+    widget = ShopWidget(settings, Agent(CatalogIndex(fake_store), writer=SlowWriter()), SessionStore(":memory:"))
+    a, b = widget.on_load(None)[0], widget.on_load(None)[0]
+    done_a = threading.Event()
+
+    def shopper_a():
+        list(widget.chat("连衣裙", [], a, []))
+        done_a.set()
+
+    t = threading.Thread(target=shopper_a)
+    t.start()
+    b_frames = widget.chat("跑步鞋", [], b, [])
+    cards_seen = False
+    for frame in b_frames:
+        if any("dg-card" in str(m.get("content")) for m in frame[0]):
+            cards_seen = True
+            break
+    assert cards_seen and not done_a.is_set()  # B saw cards while A was still waiting for its words
+    release.set()
+    list(b_frames)
+    t.join(10)
+    assert done_a.is_set()
+
+
+def test_turns_of_one_session_run_one_after_the_other(shop_widget):
+    import threading
+
+    sid = list(shop_widget.ask("连衣裙", None, ""))[-1]["session_id"]
+    first = shop_widget.ask("便宜点的", None, sid)
+    next(first)  # the first turn is running and holds the session
+    second = shop_widget.ask("第一个防水吗？", None, sid)
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(next(second)))
+    t.start()
+    t.join(0.5)
+    assert not got  # waits for the first turn of the same session
+    list(first)
+    t.join(10)
+    assert got
