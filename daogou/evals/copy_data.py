@@ -12,12 +12,12 @@ independent of file order, and a record keeps its side when the file grows.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from daogou.ingest.readers import json_lines
 from daogou.ingest.schema import Product
 
 __all__ = ["CopyExample", "LineError", "read_copy_pairs", "sample", "split_examples"]
@@ -74,31 +74,26 @@ def read_copy_pairs(path: Path) -> tuple[list[CopyExample], list[LineError]]:
     """Read an AdvertiseGen-format JSONL file: (good examples, bad lines with reasons)."""
     good: list[CopyExample] = []
     bad: list[LineError] = []
-    with path.open(encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                bad.append(LineError(n, f"not JSON ({e.msg})"))
-                continue
-            if not isinstance(row, dict):
-                bad.append(LineError(n, f"expected an object with content and summary, got {type(row).__name__}"))
-                continue
-            content, summary = row.get("content"), row.get("summary")
-            if not isinstance(content, str) or not content.strip():
-                bad.append(LineError(n, "content is missing or empty (want \"k#v*k#v\" tags)"))
-                continue
-            if not isinstance(summary, str) or not summary.strip():
-                bad.append(LineError(n, "summary is missing or empty (want the reference copy)"))
-                continue
-            try:
-                attrs = parse_content(content)
-            except ValueError as e:
-                bad.append(LineError(n, f"content: {e}"))
-                continue
-            good.append(CopyExample(line=n, attributes=attrs, reference=summary.strip(), content=content.strip()))
+    for n, row, problem in json_lines(path):
+        if problem:
+            bad.append(LineError(n, problem))
+            continue
+        if not isinstance(row, dict):
+            bad.append(LineError(n, f"expected an object with content and summary, got {type(row).__name__}"))
+            continue
+        content, summary = row.get("content"), row.get("summary")
+        if not isinstance(content, str) or not content.strip():
+            bad.append(LineError(n, "content is missing or empty (want \"k#v*k#v\" tags)"))
+            continue
+        if not isinstance(summary, str) or not summary.strip():
+            bad.append(LineError(n, "summary is missing or empty (want the reference copy)"))
+            continue
+        try:
+            attrs = parse_content(content)
+        except ValueError as e:
+            bad.append(LineError(n, f"content: {e}"))
+            continue
+        good.append(CopyExample(line=n, attributes=attrs, reference=summary.strip(), content=content.strip()))
     return good, bad
 
 

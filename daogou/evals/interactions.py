@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from daogou.ingest.readers import json_lines
 from daogou.ingest.schema import Product, RowError
 from daogou.tools.recommend import EVENT_WEIGHTS
 
@@ -116,21 +117,16 @@ def _validate(raw: dict[str, Any], source: str, line: int, known_ids: Collection
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]] | RowError]:
-    with path.open(encoding="utf-8-sig") as f:
-        for n, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                yield RowError(source=path.name, line=n, reason=f"invalid JSON: {e.msg} (character {e.pos + 1})")
-                continue
-            if not isinstance(obj, dict):
-                yield RowError(source=path.name, line=n, reason='expected a JSON object like {"user": "u1", '
-                               f'"item": "P1001", "event": "view", "time": "2026-03-01T12:00:00Z"}}, got '
-                               f"{type(obj).__name__}")
-                continue
-            yield n, obj
+    for n, obj, problem in json_lines(path):
+        if problem:
+            yield RowError(source=path.name, line=n, reason=problem)
+            continue
+        if not isinstance(obj, dict):
+            yield RowError(source=path.name, line=n, reason='expected a JSON object like {"user": "u1", '
+                           f'"item": "P1001", "event": "view", "time": "2026-03-01T12:00:00Z"}}, got '
+                           f"{type(obj).__name__}")
+            continue
+        yield n, obj
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]] | RowError]:

@@ -11,7 +11,6 @@ then falls back to `late` (reported under "note") and `image` is an error.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from daogou.evals.metrics import mean_metrics
 from daogou.ingest.pipeline import ingest_catalogs
+from daogou.ingest.readers import json_lines
 from daogou.ingest.store import open_store
 from daogou.settings import Settings
 from daogou.tools.catalog_index import CatalogIndex
@@ -39,18 +39,16 @@ def request_fields(mode: str) -> dict[str, str]:
 def load_queries(path: Path) -> list[dict[str, Any]]:
     """Read `{"query", "relevant_ids"}` lines; a malformed line is an error naming the line."""
     out = []
-    with path.open(encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                q, rel = row["query"], row["relevant_ids"]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path.name}:{n}: expected {{\"query\": str, \"relevant_ids\": [str]}} ({e})") from e
-            if not isinstance(q, str) or not isinstance(rel, list):
-                raise ValueError(f"{path.name}:{n}: query must be text and relevant_ids a list")
-            out.append({"query": q, "relevant_ids": [str(r) for r in rel]})
+    for n, row, problem in json_lines(path):
+        try:
+            if problem:
+                raise ValueError(problem)
+            q, rel = row["query"], row["relevant_ids"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path.name}:{n}: expected {{\"query\": str, \"relevant_ids\": [str]}} ({e})") from e
+        if not isinstance(q, str) or not isinstance(rel, list):
+            raise ValueError(f"{path.name}:{n}: query must be text and relevant_ids a list")
+        out.append({"query": q, "relevant_ids": [str(r) for r in rel]})
     return out
 
 

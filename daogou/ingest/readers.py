@@ -23,7 +23,7 @@ from typing import Any, Literal
 from daogou.ingest.schema import Product, RowError, validate_row
 from daogou.ingest.shopify import html_to_text, is_shopify_header, shopify_rows
 
-__all__ = ["CatalogFormatError", "CatalogFormat", "detect_format", "html_to_text", "read_catalog"]
+__all__ = ["CatalogFormatError", "CatalogFormat", "detect_format", "html_to_text", "json_lines", "read_catalog"]
 
 CatalogFormat = Literal["jsonl", "json", "csv", "shopify"]
 _SUFFIXES: dict[str, CatalogFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
@@ -171,18 +171,25 @@ def _object_or_error(obj: Any, source: str, line: int) -> _Item:
                     f'{{"id": "P1", "title": "..."}}, got {type(obj).__name__}')
 
 
-def _jsonl_items(path: Path, encoding: str) -> Iterator[_Item]:
+def json_lines(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, Any, str]]:
+    """(line number, parsed value, "") for each non-blank line of a JSON Lines file; (line, None, reason) for a
+    line that is not JSON. Catalogs, interaction logs, query files and copy pairs are all read through here."""
     with path.open(encoding=encoding) as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                yield line_no, json.loads(line), ""
             except json.JSONDecodeError as e:
-                reason = f"invalid JSON: {e.msg} (character {e.pos + 1})"
-                yield RowError(source=path.name, line=line_no, reason=reason)
-                continue
-            yield _object_or_error(obj, path.name, line_no)
+                yield line_no, None, f"invalid JSON: {e.msg} (character {e.pos + 1})"
+
+
+def _jsonl_items(path: Path, encoding: str) -> Iterator[_Item]:
+    for line_no, obj, problem in json_lines(path, encoding):
+        if problem:
+            yield RowError(source=path.name, line=line_no, reason=problem)
+            continue
+        yield _object_or_error(obj, path.name, line_no)
 
 
 def _json_items(path: Path, encoding: str) -> Iterator[_Item]:

@@ -43,7 +43,7 @@ def test_reader_keeps_good_rows_and_reports_bad_ones(tmp_path):
     assert rows[0].attributes == {"类型": "上衣", "颜色": "白色"} and rows[0].reference == "一件白色上衣。"
     reasons = {e.line: e.reason for e in bad}
     assert set(reasons) == {2, 3, 4, 5, 6}
-    assert "not JSON" in reasons[2] and "content is missing" in reasons[3] and "summary is missing" in reasons[4]
+    assert "invalid JSON" in reasons[2] and "content is missing" in reasons[3] and "summary is missing" in reasons[4]
     assert "'宽松' is not key#value" in reasons[5] and "got list" in reasons[6]
     assert str(bad[0]).startswith("line 2: ")
 

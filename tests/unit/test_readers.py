@@ -345,3 +345,26 @@ def test_shopify_header_detection(header: list[str], expected: bool) -> None:
 ])
 def test_html_to_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def test_json_lines_numbers_lines_skips_blanks_and_names_bad_json(tmp_path):
+    from daogou.ingest.readers import json_lines
+
+    p = tmp_path / "x.jsonl"
+    p.write_text('\ufeff{"a": 1}\n\n[2]\n{oops\n', encoding="utf-8")
+    rows = list(json_lines(p))
+    assert rows[:2] == [(1, {"a": 1}, ""), (3, [2], "")]
+    assert rows[2][0] == 4 and rows[2][1] is None and rows[2][2].startswith("invalid JSON:")
+
+
+def test_query_file_errors_name_the_line(tmp_path):
+    import pytest
+
+    from daogou.evals.retrieval import load_queries
+
+    p = tmp_path / "q.jsonl"
+    p.write_text('{"query": "红裙", "relevant_ids": ["P1"]}\n\n{not json\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"q.jsonl:3: .*invalid JSON"):
+        load_queries(p)
+    p.write_text('{"query": "红裙", "relevant_ids": ["P1"]}\n', encoding="utf-8")
+    assert load_queries(p) == [{"query": "红裙", "relevant_ids": ["P1"]}]
