@@ -45,9 +45,10 @@ class Settings:
     # mid won photo queries and like-this-one in `daogou eval fusion` (README); until `daogou tune align` has
     # trained its head on the catalog it acts as late, and the trace says so.
     fusion: str = "mid"
-    # Who picks the tool when the shopper's words give no clear cue: "rules" (the deterministic reading alone) or
-    # "llm" (the model's constrained tool decision, checked against the reading; ~3 s per such turn on 2 cores).
-    tool_proposer: str = "rules"
+    # Who picks the tool when the shopper's words give no clear cue: "llm" (the local model's constrained tool
+    # decision, checked against the reading; ~3 s per such turn on 2 cores, nothing on clear turns) or "rules"
+    # (the deterministic reading alone). With DAOGOU_LLM=none or openai the rules decide either way.
+    tool_proposer: str = "llm"
     ui_lang: str = "zh"  # language of the web widget's own words: "zh" or "en" (replies follow the shopper)
     ui_allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (iframe / web component); () = same host
     ui_root_path: str = ""  # sub-path the app is served under, e.g. "/shop/assistant" ("" = at /)
@@ -101,7 +102,7 @@ class Settings:
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
         if values.get("llm", "local") not in ("local", "openai", "none"):
             raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
-        if values.get("tool_proposer", "rules") not in ("rules", "llm"):
+        if values.get("tool_proposer", "llm") not in ("rules", "llm"):
             raise ValueError(f"DAOGOU_TOOL_PROPOSER={values['tool_proposer']!r} is not one of rules, llm")
         if values.get("fusion", "mid") not in FUSIONS:
             raise ValueError(f"DAOGOU_FUSION={values['fusion']!r} is not one of {', '.join(FUSIONS)}; "

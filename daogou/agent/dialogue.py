@@ -113,7 +113,8 @@ class Agent:
         state.turns += 1
         state.user_numbers += [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
         state.interactions += reading.signals
-        proposal = self.proposer(text, state) if self.proposer and reading.intent != "greet" else None
+        # the model is asked only when the words give no clear cue (see Reading.uncertain); clear turns cost nothing
+        proposal = self.proposer(text, state) if self.proposer and reading.uncertain else None
         call = choose_tool(reading, state, image is not None, proposal, k=self.k)
         trace += call.notes
         if call.name is not None:

@@ -174,3 +174,23 @@ def test_write_copy_uses_the_tuned_copy_model_and_its_template(agent_factory, mo
     assert r.tool_calls[0]["name"] == "write_copy"
     assert len(tuned.prompts) == 1 and seen["key"] == "prompt_tuned"  # the copy came from the tuned model
     assert all("文案" not in m[-1]["content"] for m in agent.writer.prompts)  # the reply model wrote no copy
+
+
+def test_the_model_is_asked_only_when_the_words_give_no_clear_cue(agent_factory):
+    from daogou.agent.policy import ToolCall
+
+    asked: list[str] = []
+
+    def proposer(text, state):
+        asked.append(text)
+        return ToolCall("answer_about_product", {"product_id": state.shown[1], "question": text, "price_max": 1})
+
+    agent, state = agent_factory(), DialogueState()
+    agent.proposer = proposer
+    shown = agent.run_turn(state, "连衣裙").products
+    agent.run_turn(state, "第一个防水吗？")
+    assert asked == []  # clear turns never wait for the model
+    r = agent.run_turn(state, "嗯……这个嘛")
+    assert asked == ["嗯……这个嘛"]
+    assert r.tool_calls[0]["name"] == "answer_about_product"
+    assert r.tool_calls[0]["args"]["product_id"] == shown[1]["id"] and "price_max" not in r.tool_calls[0]["args"]

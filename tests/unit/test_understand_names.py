@@ -148,9 +148,9 @@ def test_tool_proposer_setting(monkeypatch):
     from daogou.agent.factory import make_proposer
     from daogou.settings import Settings
 
-    assert Settings.from_env().tool_proposer == "rules"
-    monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "LLM")
     assert Settings.from_env().tool_proposer == "llm"
+    monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "Rules")
+    assert Settings.from_env().tool_proposer == "rules"
     monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "model")
     with pytest.raises(ValueError, match="DAOGOU_TOOL_PROPOSER='model' is not one of rules, llm"):
         Settings.from_env()
