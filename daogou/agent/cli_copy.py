@@ -12,7 +12,8 @@ from daogou.settings import Settings
 
 __all__ = ["eval_copy", "tune_app"]
 
-tune_app = typer.Typer(help="Fine-tune the bundled LLM on the shop's own data (LoRA, on CPU).", no_args_is_help=True)
+tune_app = typer.Typer(help="Tune on the shop's own data: a LoRA copy adapter for the LLM, the text-image "
+                       "alignment head.", no_args_is_help=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help='JSONL of {"content": "k#v*k#v", "summary": "copy"} '
                                                       "(the AdvertiseGen format).")]
