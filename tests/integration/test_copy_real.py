@@ -94,6 +94,6 @@ def test_eval_copy_reports_bad_lines_and_a_missing_adapter(data, tmp_path):
     bad.write_text(data.read_text(encoding="utf-8") + "{oops\n", encoding="utf-8")
     env = _env(tmp_path, DAOGOU_COPY_ADAPTER=str(tmp_path / "nowhere"))
     r = _run(["eval", "copy", "--data", str(bad), "--part", "all", "--limit", "1", "--json"], env)
-    assert "bad.jsonl:line 9: not JSON" in r.stderr
+    assert "bad.jsonl:line 9: invalid JSON" in r.stderr
     assert r.returncode == 1 and "not a LoRA adapter folder" in r.stderr
 
