@@ -38,5 +38,8 @@ def test_for_you_beats_random_on_the_synthetic_log_and_a_written_log_reads_the_s
     assert again["log"]["rejected"] == 2
     errors = again["log"]["errors"]
     assert "unknown item id 'P9999'" in errors[0] and "unknown event 'stare'" in errors[1]
-    assert again["methods"] == methods
+    # each run builds its own Chroma store, whose approximate k-NN may order near-ties differently: the figures
+    # agree to within rounding noise (a clean-clone run differed in the 4th decimal of one novelty)
+    for name, figures in methods.items():
+        assert again["methods"][name] == pytest.approx(figures, abs=0.01), name
 
