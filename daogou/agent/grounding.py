@@ -28,6 +28,8 @@ _ID = re.compile(r"\b([A-Z]{1,3}\d{3,6})\b")
 _FREE = re.compile(r"(免费|不要钱|白送|0\s*元|零元|\bfree\b|costs? nothing|for nothing|\$0\b|¥0\b)", re.I)
 _QUOTED = re.compile(r"[「“\"『]([^」”\"』]{2,60})[」”\"』]")
 _SENT_END = re.compile(r"([。！？!?；;\n]|\.(?=\s|$))")
+# While streaming, a "." at the end of what has arrived may be a decimal point ("95." then "9"): wait for more.
+_SENT_END_STREAM = re.compile(r"([。！？!?；;\n]|\.(?=\s))")
 
 
 @dataclass
@@ -118,7 +120,7 @@ class SentenceGate:
         self.buffer += token
         out = []
         while True:
-            m = _SENT_END.search(self.buffer)
+            m = _SENT_END_STREAM.search(self.buffer)
             if not m:
                 break
             sentence, self.buffer = self.buffer[:m.end()], self.buffer[m.end():]

@@ -38,3 +38,12 @@ def test_sentence_gate_streams_checked_sentences():
 
 def test_split_sentences_keeps_punctuation():
     assert split_sentences("A. B! 好的。最后") == ["A.", " B!", " 好的。", "最后"]
+
+
+def test_sentence_gate_waits_when_a_stream_pauses_on_a_decimal_point():
+    f = Facts.build([{"id": "P1", "title": "黄色瑜伽垫 / Yellow yoga mat", "price": 95.9}],
+                    this_turn=[{"id": "P1", "title": "黄色瑜伽垫 / Yellow yoga mat", "price": 95.9}], user_texts=[])
+    gate = SentenceGate(f)
+    out = [gate.feed(t) for t in ["Its price is 95", ".", "9 CNY. Nice", "!"]]
+    assert out == ["", "", "Its price is 95.9 CNY.", " Nice!"]  # "95." was not cut off as a sentence
+    assert gate.close() == "" and not gate.removed
