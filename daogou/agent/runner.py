@@ -229,13 +229,14 @@ def _run(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Im
         if anchor is None:
             raise ToolError(f"Unknown product id {a['product_id']!r}; use an id shown in this conversation.")
         filters = call_filters(a)
-        result = similar_products(index, anchor.id, k=k, filters=filters)
+        result = None
         if not filters.categories and anchor.category:
             # "more like this" means more of the same kind: the anchor's category, unless that leaves too few
             same = similar_products(index, anchor.id, k=k,
                                     filters=filters.model_copy(update={"categories": (anchor.category,)}))
-            if len(same.cards) >= min(2, len(result.cards)):
-                result = same
+            result = same if len(same.cards) >= 2 else None
+        if result is None:  # only when the category gives fewer than two: one search per turn, not two
+            result = similar_products(index, anchor.id, k=k, filters=filters)
         title = anchor.title
         return _list_outcome(result, render("messages", "similar", lang=lang, title=title), lang)
     if call.name == "recommend_for_user":

@@ -194,3 +194,12 @@ def test_the_model_is_asked_only_when_the_words_give_no_clear_cue(agent_factory)
     assert asked == ["嗯……这个嘛"]
     assert r.tool_calls[0]["name"] == "answer_about_product"
     assert r.tool_calls[0]["args"]["product_id"] == shown[1]["id"] and "price_max" not in r.tool_calls[0]["args"]
+
+
+def test_more_like_this_leaves_the_category_when_it_has_nothing_else(agent_factory):
+    agent, state = agent_factory(), DialogueState()
+    shown = agent.run_turn(state, "黑色跑步鞋").products
+    assert shown[0]["id"] == "S1"  # the only 鞋靴 product in this catalog
+    r = agent.run_turn(state, "有类似的吗")
+    assert r.tool_calls[0]["name"] == "similar_products" and r.tool_calls[0]["args"]["product_id"] == "S1"
+    assert len(r.products) >= 2 and "S1" not in [p["id"] for p in r.products]
