@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_env(args.env)
 
     from daogou.ingest.demo import build_demo_catalog
-    from daogou.ingest.models import image_encoder, text_encoder
+    from daogou.ingest.encoders import image_encoder, text_encoder
     from daogou.ingest.store import E5EmbeddingFunction, EfficientNetEmbeddingFunction, open_store
     from daogou.settings import Settings
 

@@ -68,7 +68,7 @@ def _speed(llm: Any, tools: list[dict[str, Any]], new_tokens: int) -> dict[str, 
 def _decisions(llm: Any, tools: list[Any], verbose: bool) -> dict[str, Any]:
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from daogou.agent.chat_model import LocalChatModel
+    from daogou.llm.chat_model import LocalChatModel
 
     model = LocalChatModel(llm=llm).bind_tools(tools)
     llm.clear_cache()
@@ -94,8 +94,8 @@ def run(dtype: str, args: argparse.Namespace) -> dict[str, Any]:
     """Load the model in `dtype` and measure it."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
-    from daogou.agent.chat_model import compact_schema
-    from daogou.agent.llm import LocalLLM
+    from daogou.llm.chat_model import compact_schema
+    from daogou.llm.transformers_engine import LocalLLM
     from daogou.settings import Settings
 
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ from typing import Any
 
 from common import ROOT, format_facts, log, machine_facts
 
-DAOGOU = [sys.executable, "-m", "daogou.agent.cli"]
+DAOGOU = [sys.executable, "-m", "daogou.app.cli"]
 DEV = ROOT.parent / "shared" / "data" / "dev"
 EVALS = ("retrieval", "recommend", "copy", "dialogues")
 

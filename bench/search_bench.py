@@ -87,7 +87,7 @@ def _open(settings: Any, synth: Any, image_enc: Any) -> Any:
 def write_catalog(args: argparse.Namespace, n: int, folder: Path, first: int, with_images: bool) -> tuple[Path, Any]:
     """Generate products [first, first+n), write them as JSONL in `folder`; return (path, registered encoder)."""
     from daogou.ingest.demo import build_demo_catalog
-    from daogou.ingest.models import text_encoder
+    from daogou.ingest.encoders import text_encoder
     from daogou.ingest.text import embedding_text
 
     image_dir = build_demo_catalog(bench_home(args.cache) / "demo").parent / "images" if with_images else None
@@ -134,7 +134,7 @@ def write_products(path: Path, store: Any, settings: Any, writer: str, batch: in
 
 def phase_build(args: argparse.Namespace) -> dict[str, Any]:
     """Child: synthesise `args.size` products and write them into a fresh cached store."""
-    from daogou.ingest.models import image_encoder
+    from daogou.ingest.encoders import image_encoder
     from daogou.settings import Settings
 
     folder = store_dir(args, args.size)
@@ -158,7 +158,7 @@ def phase_build(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_probe(args: argparse.Namespace) -> dict[str, Any]:
     """Child: write the same `args.probe` synthetic products three ways into scratch stores; compare rates."""
-    from daogou.ingest.models import image_encoder
+    from daogou.ingest.encoders import image_encoder
     from daogou.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="daogou-write-probe-"))
@@ -240,7 +240,7 @@ def phase_measure(args: argparse.Namespace) -> dict[str, Any]:
     """Child: open the cached store in a fresh process; time open, index refreshes, queries, BM25 build parts."""
     out: dict[str, Any] = {"size": args.size, "rss_start_mib": rss_mib()}
     with Stopwatch() as sw:
-        from daogou.ingest.models import image_encoder, text_encoder
+        from daogou.ingest.encoders import image_encoder, text_encoder
         from daogou.settings import Settings
         from daogou.tools.catalog_index import CatalogIndex
         from daogou.tools.lexical import BM25Index, tokenize

@@ -131,7 +131,7 @@ class SyntheticTextEncoder:
 
 def base_vectors(home: Path) -> tuple[np.ndarray, float]:
     """Real e5 passage vectors of the base products, cached as .npy; (vectors, seconds spent embedding)."""
-    from daogou.ingest.models import text_encoder
+    from daogou.ingest.encoders import text_encoder
     from daogou.ingest.text import embedding_text
 
     passages = [embedding_text(p) for p in base_products()]

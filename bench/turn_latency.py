@@ -83,7 +83,7 @@ def main() -> None:
     apply_env(args.env)
     force_offline()
 
-    from daogou.agent.factory import make_writer
+    from daogou.assistant import make_writer
     from daogou.evals.agent_suite import run_dialogue_eval
     from daogou.settings import Settings
 

@@ -19,7 +19,7 @@ from bench.common import ROOT, force_offline  # noqa: E402
 def main() -> None:
     """Run the suite without a model and print the uncertain turns."""
     force_offline()
-    import daogou.agent.dialogue as dialogue
+    import daogou.agent.agent as dialogue
     from daogou.evals.agent_suite import run_dialogue_eval
     from daogou.settings import Settings
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from daogou.agent.chat_model import LocalChatModel, compact_schema
-from daogou.agent.llm import GenerationError
 from daogou.agent.policy import ToolCall
 from daogou.agent.state import DialogueState
+from daogou.llm.chat_model import LocalChatModel, compact_schema
+from daogou.llm.transformers_engine import GenerationError
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.langchain_tools import ToolContext, build_tools
 

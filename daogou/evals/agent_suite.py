@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daogou.agent.dialogue import Agent, ReplyWriter
+from daogou.agent.agent import Agent, ReplyWriter
 from daogou.agent.state import DialogueState
 from daogou.evals.dialogue_report import SuiteReport
 from daogou.evals.dialogues import load_catalog_rows, run_suite
@@ -64,7 +64,7 @@ def run_dialogue_eval(settings: Settings, suite: Path, *, writer: ReplyWriter | 
         store = open_store(s)
         catalogs = [demo] + ([extra] if extra.exists() else [])
         ingest_catalogs(catalogs, store, s, progress=False)
-        from daogou.agent.factory import make_proposer
+        from daogou.assistant import make_proposer
 
         index = CatalogIndex(store).refresh()
         agent = Agent(index, writer=writer, shop=settings.shop_name, proposer=make_proposer(settings, writer, index))

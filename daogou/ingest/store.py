@@ -45,7 +45,7 @@ class StoreError(RuntimeError):
 
 
 class TextEncoderLike(Protocol):
-    """What the text embedding function needs (daogou.ingest.models.TextEncoder or a test fake)."""
+    """What the text embedding function needs (daogou.ingest.encoders.TextEncoder or a test fake)."""
 
     model_id: str
     fingerprint: str
@@ -56,7 +56,7 @@ class TextEncoderLike(Protocol):
 
 
 class ImageEncoderLike(Protocol):
-    """What the image embedding function needs (daogou.ingest.models.ImageEncoder or a test fake)."""
+    """What the image embedding function needs (daogou.ingest.encoders.ImageEncoder or a test fake)."""
 
     model_id: str
     fingerprint: str
@@ -109,7 +109,7 @@ class E5EmbeddingFunction(_LazyEncoderEF, EmbeddingFunction[Documents]):
         super().__init__(encoder, expected=expected)
 
     def _load(self) -> Any:
-        from daogou.ingest.models import text_encoder
+        from daogou.ingest.encoders import text_encoder
 
         return text_encoder()
 
@@ -142,7 +142,7 @@ class EfficientNetEmbeddingFunction(_LazyEncoderEF, EmbeddingFunction[Images]):
         super().__init__(encoder, expected=expected)
 
     def _load(self) -> Any:
-        from daogou.ingest.models import image_encoder
+        from daogou.ingest.encoders import image_encoder
 
         return image_encoder()
 
@@ -395,7 +395,7 @@ def open_store(settings: Settings, *, text_ef: E5EmbeddingFunction | None = None
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     if text_ef is None or image_ef is None:
-        from daogou.ingest.models import image_encoder_config, text_encoder_config
+        from daogou.ingest.encoders import image_encoder_config, text_encoder_config
 
         # Lazy: a model loads (and its fingerprint is checked) only when something is embedded with it.
         text_ef = text_ef or E5EmbeddingFunction(expected=text_encoder_config())

@@ -7,7 +7,7 @@ on the copy only (prompt labels are -100). The frozen base stays in bf16; the Lo
 one example per step (no padding). A checkpoint (adapter + optimizer + step + losses) is written every
 `save_every` steps into `<out>/checkpoint`, atomically, so a killed run continues where it stopped; run
 again with a higher --max-steps to train further on the same data and settings.
-The finished adapter goes to `<out>` with `daogou_adapter.json` (see daogou/tuning/adapter.py).
+The finished adapter goes to `<out>` with `daogou_adapter.json` (see daogou/llm/adapters.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any
 import torch
 
 from daogou.evals.copy_data import CopyExample
+from daogou.llm.adapters import AdapterInfo, base_model_hash
 from daogou.settings import Settings
 from daogou.tools.copywriter import copy_prompt
-from daogou.tuning.adapter import AdapterInfo, base_model_hash
 
 __all__ = ["PROMPT_KEY", "TARGET_PREFIX", "TuneConfig", "TuneError", "data_hash", "encode_example",
            "tune_copy_adapter"]
@@ -123,7 +123,7 @@ def tune_copy_adapter(examples: Sequence[CopyExample], cfg: TuneConfig, settings
     from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from daogou.ingest.models import llm_transformers_dir
+    from daogou.llm.provision import llm_transformers_dir
 
     base = settings.llm_path or llm_transformers_dir(settings)
     torch.set_num_threads(cfg.threads)

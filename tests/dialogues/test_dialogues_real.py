@@ -23,7 +23,7 @@ FLOOR = 0.88  # measured 0.98 (146/149 turns, bundled 0.5B; 0.95 without the mod
 
 
 def test_dialogue_suite_with_the_real_model(models_home):
-    from daogou.agent.factory import make_writer
+    from daogou.assistant import make_writer
 
     settings = Settings(home=models_home, models_path=Path(os.environ.get("DAOGOU_MODELS") or models_home / "models"))
     report, latency = run_dialogue_eval(settings, SUITE, writer=make_writer(settings))

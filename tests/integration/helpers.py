@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DAOGOU = [sys.executable, "-m", "daogou.agent.cli"]
+DAOGOU = [sys.executable, "-m", "daogou.app.cli"]
 MODELS = Path(os.environ.get("DAOGOU_HOME") or Path.home() / ".daogou") / "models"  # shared model cache
 
 

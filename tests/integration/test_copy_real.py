@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from daogou.agent.llm import LocalLLM
+from daogou.llm.transformers_engine import LocalLLM
 from daogou.settings import Settings
 from tests.integration.helpers import MODELS, _env, _run
 

@@ -12,8 +12,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from daogou.agent.chat_model import LocalChatModel, to_chat_messages
-from daogou.agent.llm import LocalLLM
+from daogou.llm.chat_model import LocalChatModel, to_chat_messages
+from daogou.llm.transformers_engine import LocalLLM
 from daogou.settings import Settings
 
 pytestmark = pytest.mark.integration

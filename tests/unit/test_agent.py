@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from daogou.agent.dialogue import MAX_MESSAGE_CHARS, Agent
+from daogou.agent.agent import MAX_MESSAGE_CHARS, Agent
 from daogou.agent.state import DialogueState
 from daogou.ingest.pipeline import ingest_catalogs
 from daogou.tools.catalog_index import CatalogIndex

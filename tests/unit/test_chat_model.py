@@ -14,8 +14,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
-from daogou.agent.backends import make_chat_model
-from daogou.agent.chat_model import (
+from daogou.llm.backends import make_chat_model
+from daogou.llm.chat_model import (
     RESPOND,
     TOOL_CALL_PREFIX,
     LocalChatModel,
@@ -26,7 +26,7 @@ from daogou.agent.chat_model import (
     pick_examples,
     to_chat_messages,
 )
-from daogou.agent.llm import GenerationError, GenerationStats, LocalLLM, _stop_cut
+from daogou.llm.transformers_engine import GenerationError, GenerationStats, LocalLLM, _stop_cut
 
 
 class ScriptedLLM:

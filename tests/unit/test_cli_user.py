@@ -11,9 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from daogou.agent import cli_user
-from daogou.agent.cli_user import SESSIONS_FILE, user_app
-from daogou.agent.sessions import SessionStore
+from daogou.app import cli_user
+from daogou.app.cli_user import SESSIONS_FILE, user_app
+from daogou.app.session_store import SessionStore
 
 app = typer.Typer()
 app.add_typer(user_app, name="user")

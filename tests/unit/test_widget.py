@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daogou.agent.cards_html import ThumbnailCache, card_html, cards_html, escape_text
-from daogou.agent.sessions import SessionStore
-from daogou.agent.uploads import UploadError, read_upload
-from daogou.agent.web_sessions import history_messages, restore_identity
+from daogou.app.browser_sessions import history_messages, restore_identity
+from daogou.app.cards_html import ThumbnailCache, card_html, cards_html, escape_text
+from daogou.app.session_store import SessionStore
+from daogou.app.uploads import UploadError, read_upload
 from daogou.settings import Settings
 
 XSS_TITLE = '<img src=x onerror=alert(1)> 红色连衣裙 <script>alert("t")</script>'
@@ -135,8 +135,8 @@ def test_ui_settings_from_env(monkeypatch):
 
 @pytest.fixture
 def shop_widget(fake_store, settings, tmp_path):
-    from daogou.agent.dialogue import Agent
-    from daogou.agent.webapp import ShopWidget
+    from daogou.agent.agent import Agent
+    from daogou.app.webapp import ShopWidget
     from daogou.ingest.pipeline import ingest_catalogs
     from daogou.tools.catalog_index import CatalogIndex
     from tests.unit.test_agent import INJECTED, ROWS, ScriptedWriter, _catalog
@@ -203,8 +203,8 @@ def test_a_slow_reply_does_not_hold_back_another_shoppers_cards(fake_store, sett
     """Two shoppers at once: B's cards arrive while A's words are still being written."""
     import threading
 
-    from daogou.agent.dialogue import Agent
-    from daogou.agent.webapp import ShopWidget
+    from daogou.agent.agent import Agent
+    from daogou.app.webapp import ShopWidget
     from daogou.ingest.pipeline import ingest_catalogs
     from daogou.tools.catalog_index import CatalogIndex
     from tests.unit.test_agent import ROWS, _catalog

@@ -65,8 +65,8 @@ def eval_copy(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
 ) -> None:
     """ROUGE-1/2/L and BLEU-4 of the copywriter's text against reference copy (characters; ROUGE on jieba words too)."""
-    from daogou.agent.llm import LocalLLM
     from daogou.evals.copy_eval import evaluate_copy, format_copy_report
+    from daogou.llm.transformers_engine import LocalLLM
 
     chosen = _records(data, part, heldout, split_seed, limit, seed)
     settings = Settings.from_env()

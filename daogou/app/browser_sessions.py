@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from daogou.agent.cards_html import ThumbnailCache, cards_html, escape_text
-from daogou.agent.sessions import SessionError, SessionStore
+from daogou.app.cards_html import ThumbnailCache, cards_html, escape_text
+from daogou.app.session_store import SessionError, SessionStore
 
 __all__ = ["BrowserIdentity", "history_messages", "restore_identity"]
 

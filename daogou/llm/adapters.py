@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["META_FILE", "AdapterInfo", "base_model_hash", "file_hash", "merge_adapter", "read_adapter_info"]
 
 META_FILE = "daogou_adapter.json"
-_BASE_MANIFEST = "daogou_manifest.json"  # written by daogou.ingest.models when the bf16 copy is made
+_BASE_MANIFEST = "daogou_manifest.json"  # written by daogou.llm.provision when the bf16 copy is made
 
 
 @dataclass

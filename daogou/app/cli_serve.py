@@ -28,10 +28,10 @@ def serve(
     """Start the shopping widget: chat page at http://HOST:PORT/ (plus --root-path), API for gradio_client."""
     import uvicorn
 
-    from daogou.agent.cli_user import sessions_path
-    from daogou.agent.factory import build_agent
-    from daogou.agent.sessions import SessionStore
-    from daogou.agent.webapp import create_app
+    from daogou.app.cli_user import sessions_path
+    from daogou.app.session_store import SessionStore
+    from daogou.app.webapp import create_app
+    from daogou.assistant import build_agent
 
     try:
         settings = Settings.from_env(store_dir=store, ui_root_path=root_path, ui_lang=lang,

@@ -37,7 +37,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from daogou.agent.llm import ChatLLM, GenerationError, GenerationStats
+from daogou.llm.transformers_engine import ChatLLM, GenerationError, GenerationStats
 from daogou.prompts import load_prompts, render
 
 __all__ = ["RESPOND", "TOOL_CALL_PREFIX", "LocalChatModel", "allowed_tools", "compact_schema", "decision_schema",
@@ -263,7 +263,7 @@ class LocalChatModel(BaseChatModel):
         """The underlying LLM, loading it now if it was not given (a few seconds; conversion once ~75 s)."""
         with self._load_lock:
             if self.llm is None:
-                from daogou.agent.llm import LocalLLM
+                from daogou.llm.transformers_engine import LocalLLM
 
                 self.llm = LocalLLM(Path(self.model_path) if self.model_path else None, threads=self.threads)
             return self.llm

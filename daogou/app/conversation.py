@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from daogou.agent.cli_user import sessions_path
-from daogou.agent.dialogue import Agent, TurnEvent, TurnResult
-from daogou.agent.sessions import SessionStore
+from daogou.agent.agent import Agent, TurnEvent, TurnResult
 from daogou.agent.state import DialogueState
+from daogou.app.cli_user import sessions_path
+from daogou.app.session_store import SessionStore
 from daogou.settings import Settings
 
 __all__ = ["ChatSession"]
@@ -32,7 +32,7 @@ class ChatSession:
              agent: Agent | None = None, sessions: SessionStore | None = None) -> ChatSession:
         """A session of `user_id` (new, or `session_id` continued) over the configured agent."""
         if agent is None:
-            from daogou.agent.factory import build_agent
+            from daogou.assistant import build_agent
 
             agent = build_agent(settings)
         sessions = sessions or SessionStore(sessions_path(settings))

@@ -139,7 +139,7 @@ class LocalLLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if model_path is None:
-            from daogou.ingest.models import llm_transformers_dir
+            from daogou.llm.provision import llm_transformers_dir
             from daogou.settings import Settings
 
             model_path = llm_transformers_dir(settings or Settings.from_env())
@@ -162,7 +162,7 @@ class LocalLLM:
             raise ValueError(f"the tokenizer in {self.model_path} has no chat template; use an instruct model")
         self.adapter = None
         if adapter is not None:
-            from daogou.tuning.adapter import merge_adapter
+            from daogou.llm.adapters import merge_adapter
 
             self.model, self.adapter = merge_adapter(self.model, Path(adapter), self.model_path)
         if dtype == "int8":

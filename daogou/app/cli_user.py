@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from daogou.agent.sessions import SessionError, SessionStore, empty_export, validate_id
+from daogou.app.session_store import SessionError, SessionStore, empty_export, validate_id
 from daogou.settings import Settings
 
 __all__ = ["SESSIONS_FILE", "sessions_path", "user_app"]

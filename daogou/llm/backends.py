@@ -35,7 +35,7 @@ def make_chat_model(kind: str, *, model_path: Path | str | None = None, base_url
         if base_url is not None or api_key is not None:
             raise ValueError("kind='local' runs in-process and takes no base_url or api_key; use kind='openai' "
                              "for a server")
-        from daogou.agent.chat_model import LocalChatModel
+        from daogou.llm.chat_model import LocalChatModel
 
         params: dict[str, Any] = {"model_path": str(model_path) if model_path else None, "threads": threads}
         if model:

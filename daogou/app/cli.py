@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from daogou.agent.cli_copy import eval_copy, tune_app
-from daogou.agent.cli_eval import eval_make_log, eval_recommend
-from daogou.agent.cli_fusion import eval_fusion, tune_align
-from daogou.agent.cli_serve import serve
-from daogou.agent.cli_user import user_app
+from daogou.app.cli_copy import eval_copy, tune_app
+from daogou.app.cli_eval import eval_make_log, eval_recommend
+from daogou.app.cli_fusion import eval_fusion, tune_align
+from daogou.app.cli_serve import serve
+from daogou.app.cli_user import user_app
 from daogou.settings import Settings
 
 app = typer.Typer(
@@ -143,7 +143,9 @@ def models(
     convert: Annotated[bool, typer.Option(help="Also make the cached bf16 transformers copy of the LLM.")] = True,
 ) -> None:
     """Assemble and verify the bundled models (LLM GGUF from its parts, sha256) and report what is here."""
-    from daogou.ingest.models import ModelError, format_models_report, llm_transformers_dir, models_report
+    from daogou.app.models_report import format_models_report, models_report
+    from daogou.llm.provision import llm_transformers_dir
+    from daogou.model_files import ModelError
 
     settings = _settings(None)
     try:
@@ -209,7 +211,7 @@ def chat(
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Fixed sentences only, no language model.")] = False,
 ) -> None:
     """Chat with the shopping assistant in the terminal (streams), or drive it line by line with --json."""
-    from daogou.agent.chat_session import ChatSession
+    from daogou.app.conversation import ChatSession
     from daogou.ingest.images import ImageError, open_image
 
     settings = _settings(store)
@@ -293,7 +295,7 @@ def eval_dialogues(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the scripted dialogue suite against the agent on the demo catalog: pass rates per behaviour, latency."""
-    from daogou.agent.factory import make_writer
+    from daogou.assistant import make_writer
     from daogou.evals.agent_suite import run_dialogue_eval
     from daogou.evals.dialogue_report import format_report
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from daogou.agent.cards_html import IMAGE_SUFFIXES
+from daogou.app.cards_html import IMAGE_SUFFIXES
 from daogou.ingest.images import ImageError, image_from_bytes
 from daogou.prompts import render
 from daogou.settings import Settings

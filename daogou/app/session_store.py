@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from daogou.agent.logging_setup import pseudonym
+from daogou.app.logging_setup import pseudonym
 
 __all__ = ["EVENTS", "MAX_CONTENT_CHARS", "MAX_PRODUCTS", "MAX_STATE_CHARS", "ROLES", "SCHEMA_VERSION",
            "SessionError", "SessionStore", "empty_export", "validate_id"]

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from daogou.agent.dialogue import Agent, ReplyWriter
+from daogou.agent.agent import Agent, ReplyWriter
 from daogou.ingest.store import ProductStore, open_store
 from daogou.settings import Settings
 from daogou.tools.catalog_index import CatalogIndex
@@ -37,12 +37,12 @@ def make_writer(settings: Settings) -> ReplyWriter | None:
     if settings.llm == "none":
         return None
     if settings.llm == "openai":
-        from daogou.agent.backends import make_chat_model
+        from daogou.llm.backends import make_chat_model
 
         if not settings.llm_base_url:
             raise ValueError("DAOGOU_LLM=openai needs DAOGOU_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
         return ChatModelWriter(make_chat_model("openai", base_url=settings.llm_base_url, model=settings.llm_model))
-    from daogou.agent.llm import LocalLLM
+    from daogou.llm.transformers_engine import LocalLLM
 
     return LocalLLM(settings.llm_path, threads=settings.threads, settings=settings)
 
@@ -92,6 +92,6 @@ def make_copy_writer(settings: Settings) -> ReplyWriter | None:
     """
     if settings.copy_adapter is None or settings.llm != "local":
         return None
-    from daogou.agent.llm import LocalLLM
+    from daogou.llm.transformers_engine import LocalLLM
 
     return LocalLLM(settings.llm_path, threads=settings.threads, settings=settings, adapter=settings.copy_adapter)

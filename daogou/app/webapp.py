@@ -22,12 +22,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, RedirectResponse
 from PIL import Image
 
-from daogou.agent.cards_html import CARD_CSS, ThumbnailCache, cards_html, escape_text
-from daogou.agent.chat_session import ChatSession
-from daogou.agent.dialogue import Agent, TurnEvent
-from daogou.agent.sessions import SessionError, SessionStore
-from daogou.agent.uploads import UploadError, read_upload
-from daogou.agent.web_sessions import BrowserIdentity, history_messages, restore_identity
+from daogou.agent.agent import Agent, TurnEvent
+from daogou.app.browser_sessions import BrowserIdentity, history_messages, restore_identity
+from daogou.app.cards_html import CARD_CSS, ThumbnailCache, cards_html, escape_text
+from daogou.app.conversation import ChatSession
+from daogou.app.session_store import SessionError, SessionStore
+from daogou.app.uploads import UploadError, read_upload
 from daogou.prompts import render
 from daogou.settings import Settings
 
