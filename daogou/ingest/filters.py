@@ -18,12 +18,14 @@ from daogou.ingest.vocab import normalize_color, split_values
 
 __all__ = ["METADATA_VERSION", "Filters", "content_hash", "product_metadata"]
 
-METADATA_VERSION = 2  # bump when product_metadata changes: stored products are then rewritten on the next ingest
+METADATA_VERSION = 3  # bump when product_metadata changes: stored products are then rewritten on the next ingest
 
 _COLOR_KEYS = ("颜色", "color", "colour", "顏色")
 _SIZE_KEYS = ("尺码", "size", "尺寸码", "鞋码")
 _WATERPROOF_KEYS = ("防水", "waterproof")
 _YES = ("是", "yes", "true", "y", "防水", "有")
+MAX_ATTRS = 30  # attribute pairs and tags kept in the metadata (for the vocabulary), per product
+MAX_ATTR_CHARS = 80  # characters kept of each key and value there
 
 
 class Filters(BaseModel):
@@ -157,6 +159,13 @@ def product_metadata(product: Product) -> dict[str, Any]:
         meta["price"] = product.price
     if any(v.strip().lower() in _YES for v in _values_for(product, _WATERPROOF_KEYS)):
         meta["waterproof"] = True
+    attrs = [f"{k[:MAX_ATTR_CHARS]}\t{v[:MAX_ATTR_CHARS]}" for k, v in list(product.attributes.items())[:MAX_ATTRS]
+             if k.strip() and v.strip()]
+    if attrs:  # what the catalog's vocabulary learns attribute keys and values from (tools/vocabulary.py)
+        meta["attrs"] = attrs
+    tags = [t[:MAX_ATTR_CHARS] for t in product.tags[:MAX_ATTRS] if t.strip()]
+    if tags:
+        meta["tags"] = tags
     if colors:  # Chroma refuses empty lists
         meta["colors"] = colors
     if sizes:

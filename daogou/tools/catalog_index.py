@@ -20,7 +20,7 @@ import numpy as np
 from daogou.ingest.filters import Filters
 from daogou.ingest.store import ProductStore
 from daogou.tools.lexical import BM25Index, tokenize
-from daogou.tools.query import Vocabulary, name_index, title_terms
+from daogou.tools.vocabulary import Vocabulary, build_vocabulary
 
 __all__ = ["CatalogIndex"]
 
@@ -73,10 +73,7 @@ class CatalogIndex:
         self._category = np.array([m.get("category", "") for m in metas], dtype=object)
         self._brand = np.array([m.get("brand", "") for m in metas], dtype=object)
         titles = [str(m.get("title") or d[:60]) for m, d in zip(metas, docs, strict=True)]
-        self.vocabulary = Vocabulary(
-            categories=frozenset(c for c in self._category if c), brands=frozenset(b for b in self._brand if b),
-            title_terms=title_terms(titles), names=name_index(list(zip(ids, titles, strict=True))),
-        )
+        self.vocabulary = build_vocabulary(ids, titles, metas)
         self._revision = revision
 
     def _load_or_build_bm25(self, revision: str, ids: list[str], docs: list[str]) -> BM25Index:

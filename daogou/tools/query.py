@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from daogou.ingest.filters import Filters
-from daogou.ingest.vocab import colors_in_text, strip_colors
+from daogou.ingest.vocab import colors_in_text
+from daogou.tools.vocabulary import Vocabulary, name_index, title_terms
 
 __all__ = ["CATEGORY_ALIASES", "ParsedQuery", "Vocabulary", "name_index", "parse_price", "parse_query",
            "title_terms"]
@@ -68,79 +69,6 @@ _IN_STOCK = re.compile(r"(有货|现货|有库存|马上发货|现在就能买|�
 _NEGATION = r"(?:不要|不想要|别|除了|排除|不是|not|no|except|without|other than)\s*(?:made by |from |by |the |any )?"
 
 
-_EN_MODIFIER = re.compile(r"\s+(for|in|with|under|below|over|from|by|at|around|within|that|which|who|so|because|"
-                          r"nothing|not|no|but|please|to)\b.*$", re.I | re.S)
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """Values the catalog holds, so that only real categories and brands become filters."""
-
-    categories: frozenset[str] = frozenset()
-    brands: frozenset[str] = frozenset()
-    title_terms: frozenset[str] = frozenset()  # CJK bigrams and Latin words of product titles
-    names: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # see name_index
-
-    def named_products(self, text: str) -> list[str]:
-        """Ids of the products whose name the text spells out ("the Grey slim phone", "龙井茶叶"), in text order.
-
-        A name is one language half of a title without its trailing specs ("256GB"); the longest name wins where
-        names overlap, and a name that fits several products names none of them (it is a kind, not a product).
-        """
-        return list(dict.fromkeys(pid for _, _, pid in self.name_spans(text)))
-
-    def without_names(self, text: str) -> str:
-        """The text with the product names it spells out blanked ("How big is the battery on the ?")."""
-        low = re.sub(r"\s+", " ", text)
-        for start, stop, _ in reversed(self.name_spans(low)):
-            low = low[:start] + " " + low[stop:]
-        return re.sub(r" {2,}", " ", low)
-
-    def name_spans(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, stop, product id) of each product name in `text` (whitespace runs count as one space)."""
-        low = re.sub(r"\s+", " ", text.lower())
-        spans: dict[tuple[int, int], set[str]] = {}
-        for i in range(len(low) - 1):
-            for name, pid in self.names.get(low[i:i + 2], ()):
-                if low.startswith(name, i):
-                    spans.setdefault((i, i + len(name)), set()).add(pid)
-        out: list[tuple[int, int, str]] = []
-        end = -1
-        for (start, stop), pids in sorted(spans.items(), key=lambda kv: (kv[0][0], kv[0][0] - kv[0][1])):
-            if start < end:
-                continue  # inside a longer name already read
-            end = stop
-            if len(pids) == 1:
-                out.append((start, stop, next(iter(pids))))
-        return out
-
-    def names_product(self, words: str) -> bool:
-        """Whether `words` contain a term of some product title (a CJK bigram or a Latin word of 3+ letters)."""
-        return bool(self.product_terms(words))
-
-    def product_terms(self, words: str) -> set[str]:
-        """The title terms (CJK bigrams, Latin words) that `words` contain; colour words are not kinds of product."""
-        return title_terms([strip_colors(words)]) & self.title_terms
-
-    def head_term(self, words: str) -> str | None:
-        """The last title term in `words`: the head noun of a product phrase ("无线耳机" -> "耳机").
-
-        An English phrase's head comes before its modifiers: "running shoes in size 39" -> "running shoe",
-        "a cutting board for my new flat" -> "cutting board".
-        """
-        if _EN_MODIFIER.search(words) and self.product_terms(_EN_MODIFIER.sub("", words)):
-            words = _EN_MODIFIER.sub("", words)
-        t = "".join(_singular(w) if w.isascii() and w.isalpha() else w
-                    for w in re.findall(r"[a-z]{3,}|[^a-z]+", words.lower()))
-        t = re.sub(r"\s+", " ", t)
-        best: tuple[int, str] | None = None
-        for term in self.product_terms(words):
-            pos = t.rfind(term)
-            if best is None or pos + len(term) > best[0] or (pos + len(term) == best[0] and len(term) > len(best[1])):
-                best = (pos + len(term), term)
-        return best[1] if best else None
-
-
 @dataclass(frozen=True)
 class ParsedQuery:
     """What the shopper said: the text to retrieve with and the hard constraints they stated."""
@@ -148,55 +76,6 @@ class ParsedQuery:
     text: str
     filters: Filters
     mentions: dict[str, list[str]] = field(default_factory=dict)  # raw phrases found, for traces
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
-def _singular(word: str) -> str:
-    """'shoes' -> 'shoe', 'glasses' -> 'glasse' (both sides alike), 'wireless' stays."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"  # puppies -> puppy
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-_STOPWORDS = frozenset({"for", "with", "and", "the", "from", "into", "your", "our", "you", "this", "that", "set",
-                        "new", "one", "all", "any", "some", "need", "want", "like", "love", "get", "got", "have"})
-
-
-def title_terms(titles: list[str]) -> frozenset[str]:
-    """The terms `Vocabulary.names_product` looks for, from product titles: CJK bigrams, Latin words of 3+
-    letters (singular, no function words) and Latin word pairs ("running shoe")."""
-    out: set[str] = set()
-    for title in titles:
-        t = title.lower()
-        out |= {t[i:i + 2] for i in range(len(t) - 1) if _is_cjk(t[i]) and _is_cjk(t[i + 1])}
-        words = [_singular(w) for w in re.findall(r"[a-z]{3,}", t)]
-        words = [w for w in words if w not in _STOPWORDS]
-        out |= set(words)
-        out |= {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
-    return frozenset(out)
-
-
-_SPEC = re.compile(r"(\s*(\d[\w.]*|\(.*?\)|（.*?）))+$")
-
-
-def name_index(products: list[tuple[str, str]]) -> dict[str, tuple[tuple[str, str], ...]]:
-    """(id, title) pairs -> names keyed by their first two characters, for `Vocabulary.named_products`.
-
-    "灰色轻薄手机 256GB / Grey slim phone 256GB" gives the names "灰色轻薄手机" and "grey slim phone". Names shorter
-    than 4 CJK characters or 2 Latin words are left out: they name a kind ("手机"), not a product.
-    """
-    out: dict[str, list[tuple[str, str]]] = {}
-    for pid, title in products:
-        for half in title.lower().split(" / "):
-            name = re.sub(r"\s+", " ", _SPEC.sub("", half.strip())).strip()
-            cjk = sum(_is_cjk(ch) for ch in name)
-            if cjk < 4 and (cjk or len(name.split()) < 2 or len(name) < 8):
-                continue
-            out.setdefault(name[:2], []).append((name, pid))
-    return {k: tuple(v) for k, v in out.items()}
 
 
 def cn_number(raw: str) -> float | None:
