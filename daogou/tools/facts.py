@@ -55,12 +55,29 @@ def field_label(name: str, lang: str = "zh") -> str:
     return _LABELS[lang][name]
 
 
+# how a price is written in each currency: a symbol before the amount (en) or a word after it (zh)
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "HKD": "HK$", "CAD": "CA$", "AUD": "A$", "JPY": "JP¥",
+            "KRW": "₩", "INR": "₹", "TWD": "NT$", "SGD": "S$"}
+_ZH_WORDS = {"CNY": "元", "USD": "美元", "EUR": "欧元", "GBP": "英镑", "HKD": "港元", "JPY": "日元"}
+
+
 def price_text(price: float | None, currency: str, lang: str = "zh") -> str:
-    """"199元" / "199 CNY" / "" when there is no price."""
+    """A price as a shopper reads it, in the product's own currency: "199元", "¥199", "$73.49", "73.49美元".
+
+    Chinese: CNY as "199元", other currencies with their symbol ("$73.49") or, without one, "73.49 CHF". English:
+    the symbol before the amount ("$73.49", "¥199"), else "73.49 CHF". "" when there is no price.
+    """
     if price is None:
         return ""
-    amount = f"{price:.2f}".rstrip("0").rstrip(".")
-    return f"{amount}元" if lang == "zh" and currency == "CNY" else f"{amount} {currency}"
+    amount = f"{price:,.2f}".rstrip("0").rstrip(".") if price >= 10_000 else f"{price:.2f}".rstrip("0").rstrip(".")
+    code = (currency or "CNY").upper()
+    if lang == "zh" and code == "CNY":
+        return f"{amount}元"
+    if code in _SYMBOLS:
+        return f"{_SYMBOLS[code]}{amount}"
+    if lang == "zh" and code in _ZH_WORDS:
+        return f"{amount}{_ZH_WORDS[code]}"
+    return f"{amount} {code}"
 
 
 def stock_text(stock: int | None, lang: str = "zh") -> str:

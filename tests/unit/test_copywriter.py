@@ -39,7 +39,7 @@ def test_prompt_holds_the_facts_style_and_format():
 
 def test_prompt_in_english_maps_the_style_name():
     p = copy_prompt(Product(**TEE), "促销", "en")
-    assert "Write promotional product copy" in p and "price: 129 CNY" in p
+    assert "Write promotional product copy" in p and "price: ¥129" in p
     assert "Selling point:" in p and "never invent discounts" in p
 
 

@@ -41,7 +41,7 @@ def test_details_lists_every_field_and_attribute(index):
 
 def test_details_in_english_and_absent_fields_left_out(index):
     facts = dict(product_details(index, ["T1"], lang="en").facts["T1"])
-    assert facts["price"] == "588 CNY"
+    assert facts["price"] == "¥588"
     assert "stock" not in facts and "brand" not in facts  # the catalog does not say: not invented
 
 
@@ -159,3 +159,12 @@ def test_answer_bad_arguments_are_tool_errors(index):
         answer_about_product(index, "P9999", "多少钱")
     with pytest.raises(ToolError, match="question is empty"):
         answer_about_product(index, "J1", "  ")
+
+
+def test_price_text_speaks_each_currency() -> None:
+    from daogou.tools.facts import price_text
+
+    assert price_text(73.49, "USD", "en") == "$73.49" and price_text(73.49, "USD", "zh") == "$73.49"
+    assert price_text(199, "CNY", "zh") == "199元" and price_text(199, "CNY", "en") == "¥199"
+    assert price_text(12.5, "CHF", "en") == "12.5 CHF" and price_text(12000, "EUR", "en") == "€12,000"
+    assert price_text(None, "USD", "en") == ""
