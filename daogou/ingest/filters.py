@@ -16,9 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from daogou.ingest.schema import Product
 from daogou.ingest.vocab import normalize_color, split_values
 
-__all__ = ["METADATA_VERSION", "Filters", "content_hash", "product_metadata"]
+__all__ = ["METADATA_VERSION", "OPTIONAL_KEYS", "Filters", "content_hash", "product_metadata"]
 
-METADATA_VERSION = 3  # bump when product_metadata changes: stored products are then rewritten on the next ingest
+METADATA_VERSION = 4  # bump when product_metadata changes: stored products are then rewritten on the next ingest
+# Keys a product may lack. product_metadata gives them as None rather than leaving them out, because Chroma (1.5)
+# merges metadata on upsert (a key left out keeps its old value: a product whose colour was removed would still
+# match the old colour) and, after a collection is deleted, hands a new collection's records the list values
+# (colors, sizes, attrs, tags) of the old records at the same positions unless the key is given. None deletes it.
+OPTIONAL_KEYS = ("price", "waterproof", "colors", "sizes", "attrs", "tags")
 
 _COLOR_KEYS = ("颜色", "color", "colour", "顏色")
 _SIZE_KEYS = ("尺码", "size", "尺寸码", "鞋码")
@@ -138,7 +143,11 @@ def _values_for(product: Product, keys: tuple[str, ...]) -> list[str]:
 
 
 def product_metadata(product: Product) -> dict[str, Any]:
-    """Flatten a product into filterable metadata (only Chroma-storable primitives and string lists)."""
+    """Flatten a product into filterable metadata (only Chroma-storable primitives and string lists).
+
+    A key of OPTIONAL_KEYS the product lacks is None (see there): Chroma stores no value for it, and a stale one
+    from an earlier version of the product is deleted.
+    """
     colors: list[str] = []
     for raw in _values_for(product, _COLOR_KEYS):
         canon = normalize_color(raw)
@@ -154,6 +163,7 @@ def product_metadata(product: Product) -> dict[str, Any]:
         "in_stock": product.stock is None or product.stock > 0,
         "stock": -1 if product.stock is None else product.stock,
         "has_image": bool(product.images),
+        **dict.fromkeys(OPTIONAL_KEYS),
     }
     if product.price is not None:
         meta["price"] = product.price

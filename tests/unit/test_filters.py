@@ -19,9 +19,10 @@ def test_metadata_normalises_colours_and_sizes():
     assert meta["in_stock"] is True and meta["price"] == 199.0
 
 
-def test_metadata_without_price_or_colour_omits_keys_chroma_would_refuse():
+def test_metadata_without_price_or_colour_gives_none_so_chroma_stores_nothing_and_drops_stale_values():
     meta = product_metadata(_p(price=None, attributes={}, stock=0))
-    assert "price" not in meta and "colors" not in meta and meta["in_stock"] is False
+    assert meta["price"] is None and meta["colors"] is None and meta["sizes"] is None and meta["in_stock"] is False
+    assert [] not in meta.values()  # Chroma refuses empty lists
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,6 @@ def test_content_hash_changes_with_content_only():
 
 def test_waterproof_reads_the_attribute_value_not_the_key():
     assert product_metadata(_p(attributes={"防水": "是"}))["waterproof"] is True
-    assert "waterproof" not in product_metadata(_p(attributes={"防水": "否"}))
+    assert product_metadata(_p(attributes={"防水": "否"}))["waterproof"] is None
     assert not Filters(waterproof=True).matches(product_metadata(_p(attributes={"防水": "否"})))
     assert Filters(waterproof=True).to_where() == {"waterproof": {"$eq": True}}
