@@ -7,6 +7,7 @@ Nothing here reads files or the network at import time; `Settings.from_env()` is
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +34,12 @@ class Settings:
     batch_size: int = 256  # products embedded and written per ingest batch (bench: batch 64 writes 2.5x slower)
     max_image_pixels: int = 40_000_000  # images larger than this are refused (decompression bombs)
     max_image_bytes: int = 20 * 1024 * 1024  # image files larger than this are refused
+    # The shop's currency (ISO code), given to catalog rows that state none (a Shopify export never does);
+    # None -> CNY, and the ingest warns. DAOGOU_CURRENCY or `daogou ingest --currency`.
+    currency: str | None = None
+    # Folders, besides each catalog file's own folder, that catalog image paths may point into (absolute paths,
+    # "..", symlinks); any other path is refused at ingest. DAOGOU_IMAGE_ROOTS, separated by os.pathsep (":").
+    image_roots: tuple[Path, ...] = ()
     search_k: int = 10  # default number of results
     threads: int = 2  # torch threads
     llm: str = "local"  # "local" (bundled/transformers model), "openai" (OpenAI-compatible server) or "none"
@@ -96,10 +103,20 @@ class Settings:
             values["tool_proposer"] = env["DAOGOU_TOOL_PROPOSER"].strip().lower()
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
+        if env.get("DAOGOU_CURRENCY"):
+            values["currency"] = env["DAOGOU_CURRENCY"]
+        if env.get("DAOGOU_IMAGE_ROOTS"):
+            values["image_roots"] = tuple(Path(p) for p in env["DAOGOU_IMAGE_ROOTS"].split(os.pathsep) if p.strip())
         values.update(_ui_env(env))
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("store_dir"), str):
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
+        if values.get("currency") is not None:
+            code = str(values["currency"]).strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"currency {values['currency']!r} (--currency / DAOGOU_CURRENCY) is not a 3-letter "
+                                 "ISO code; use one such as USD, EUR or CNY")
+            values["currency"] = code
         if values.get("llm", "local") not in ("local", "openai", "none"):
             raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
         if values.get("tool_proposer", "llm") not in ("rules", "llm"):

@@ -79,11 +79,18 @@ class ThumbnailCache:
         return uri
 
 
+def _amount(price: float) -> str:
+    return f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
+
+
 def _price(card: dict[str, Any], lang: str) -> str:
+    """"¥199", "18.50–21 USD" (a range when the variants' prices differ): the currency the catalog gives."""
     price = card.get("price")
     if price is None:
         return render("ui", "price_unknown", lang=lang)
-    amount = f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
+    amount = _amount(price)
+    if card.get("price_max") is not None and card["price_max"] != price:
+        amount += f"–{_amount(card['price_max'])}"
     currency = card.get("currency") or "CNY"
     return f"¥{amount}" if currency == "CNY" else f"{amount} {currency}"
 

@@ -2,8 +2,14 @@
 
 `read_catalog(path)` checks the whole file first (extension, encoding, CSV header) and raises
 `CatalogFormatError` for a file it cannot read at all; it then streams one validated `Product` or one
-`RowError` (file name, 1-based physical line, reason) per record. A bad row never stops the file, and
-a duplicate id is reported, never silently overwritten.
+`RowError` (file name, 1-based physical line, reason) per record. A bad row never stops the file (JSON
+nested too deeply to parse is a bad row too), and a duplicate id is reported, never silently overwritten.
+`CatalogReader` is the same stream plus `ReadNotes`: what the ingest reports once per file (CSV columns read
+as attributes, rows that took the default currency, Shopify products not for sale).
+
+CSV: columns named like Product fields fill them (case-insensitive); every other named column becomes an
+attribute under its own name (`attr:颜色` / `attributes.颜色` say so explicitly); an `attributes` column may hold
+JSON (`{"颜色": "红色"}`) or pairs (`颜色=红色;尺码=M`), and a `variants` column a JSON list of variants.
 
 Memory: JSON Lines and CSV are streamed (the encoding check reads the bytes once more, in chunks);
 a `.json` list is loaded whole (use JSON Lines for big catalogs); Shopify exports buffer one product's
@@ -17,13 +23,15 @@ import csv
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from daogou.ingest.schema import Product, RowError, validate_row
-from daogou.ingest.shopify import html_to_text, is_shopify_header, shopify_rows
+from daogou.ingest.schema import DEFAULT_CURRENCY, Product, RowError, normalize_currency, validate_row
+from daogou.ingest.shopify import NotForSale, html_to_text, is_shopify_header, shopify_rows
 
-__all__ = ["CatalogFormatError", "CatalogFormat", "detect_format", "html_to_text", "json_lines", "read_catalog"]
+__all__ = ["CatalogFormat", "CatalogFormatError", "CatalogReader", "ReadNotes", "detect_format", "html_to_text",
+           "json_lines", "read_catalog", "read_catalog_lines"]
 
 CatalogFormat = Literal["jsonl", "json", "csv", "shopify"]
 _SUFFIXES: dict[str, CatalogFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
@@ -33,11 +41,62 @@ _CHUNK = 1 << 20
 _PAIR_SEPARATORS = re.compile(r"[;；|]")
 _PAIR = re.compile(r"\s*([^=:：]+)[=:：](.*)")
 
-_Item = tuple[int, dict[str, Any]] | RowError
+_Item = tuple[int, dict[str, Any]] | RowError | NotForSale
+_TOO_DEEP = "nested too deeply to read (over ~1,000 levels of [ or {); a product is a flat object, see README"
 
 
 class CatalogFormatError(ValueError):
     """The file as a whole cannot be read (unknown extension, encoding, CSV header); nothing was read."""
+
+
+@dataclass
+class ReadNotes:
+    """What reading one catalog file found besides products and row errors, for the ingest report."""
+
+    source: str  # the file's name, as in row errors
+    format: CatalogFormat
+    encoding: str
+    attribute_columns: list[str] = field(default_factory=list)  # CSV columns read as attributes
+    unnamed_columns: list[int] = field(default_factory=list)  # 1-based CSV columns with an empty header, ignored
+    records: int = 0  # products + rejected rows + products not for sale: 0 means the file holds nothing
+    default_currency: str = DEFAULT_CURRENCY  # what a product that states no currency gets
+    currency_defaulted: int = 0  # products that stated no currency (Shopify exports never do)
+    not_for_sale: dict[str, list[str]] = field(default_factory=dict)  # Shopify status -> ids left out
+
+
+class CatalogReader:
+    """One catalog file: `notes` (format, encoding, columns) at once, then products and row errors when iterated.
+
+    Whole-file problems raise `CatalogFormatError` in the constructor. Iterating yields (line, Product) or
+    RowError in file order and fills in the counts of `notes`; a reader is iterated once.
+    `default_currency` (e.g. "USD") is what rows that state no currency get (else CNY).
+    """
+
+    def __init__(self, path: Path, *, default_currency: str | None = None) -> None:
+        self.path = Path(path)
+        try:
+            currency = normalize_currency(default_currency) or DEFAULT_CURRENCY
+        except ValueError as e:
+            raise ValueError(f"default currency: {e}") from e
+        fmt, encoding, header = _sniff(self.path)
+        self.notes = ReadNotes(source=self.path.name, format=fmt, encoding=encoding, default_currency=currency)
+        if header is not None:
+            self.notes.unnamed_columns = [i + 1 for i, h in enumerate(header) if not h]
+            if fmt == "csv":
+                self.notes.attribute_columns = [name for _, is_attr, name in _csv_plan(header) if is_attr]
+
+    def __iter__(self) -> Iterator[tuple[int, Product] | RowError]:
+        path, encoding = self.path, self.notes.encoding
+        items: Iterator[_Item]
+        if self.notes.format == "jsonl":
+            items = _jsonl_items(path, encoding)
+        elif self.notes.format == "json":
+            items = _json_items(path, encoding)
+        elif self.notes.format == "csv":
+            items = _csv_items(path, encoding)
+        else:
+            items = shopify_rows(_cells(path, encoding), path.name)
+        return _validated(items, self.notes)
 
 
 def read_catalog(path: Path, *, default_currency: str | None = None) -> Iterator[Product | RowError]:
@@ -55,22 +114,10 @@ def read_catalog_lines(path: Path, *, default_currency: str | None = None
 
     The format is chosen by extension and, for `.csv`, by header (see `detect_format`). Whole-file
     problems raise `CatalogFormatError` here, before the first item. `default_currency` (e.g. "USD")
-    is used for rows that state none; Shopify exports never do, and the Product default is CNY.
+    is used for rows that state none; Shopify exports never do, and without it they get CNY.
+    Products a Shopify export marks draft, archived or unlisted are left out (`CatalogReader` counts them).
     """
-    path = Path(path)
-    if default_currency is not None and not re.fullmatch(r"[A-Z]{3}", default_currency.strip().upper()):
-        raise ValueError(f"default_currency {default_currency!r} is not a 3-letter code such as CNY or USD")
-    fmt, encoding = _sniff(path)
-    items: Iterator[_Item]
-    if fmt == "jsonl":
-        items = _jsonl_items(path, encoding)
-    elif fmt == "json":
-        items = _json_items(path, encoding)
-    elif fmt == "csv":
-        items = _csv_items(path, encoding)
-    else:
-        items = shopify_rows(_cells(path, encoding), path.name)
-    return _validated(items, path.name, default_currency)
+    return iter(CatalogReader(path, default_currency=default_currency))
 
 
 def detect_format(path: Path) -> CatalogFormat:
@@ -81,7 +128,8 @@ def detect_format(path: Path) -> CatalogFormat:
     return _sniff(Path(path))[0]
 
 
-def _sniff(path: Path) -> tuple[CatalogFormat, str]:
+def _sniff(path: Path) -> tuple[CatalogFormat, str, list[str] | None]:
+    """(format, encoding, CSV header or None for JSON), or CatalogFormatError."""
     kind = _SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise CatalogFormatError(
@@ -91,23 +139,23 @@ def _sniff(path: Path) -> tuple[CatalogFormat, str]:
     if kind == "json":
         with path.open(encoding=encoding) as f:
             head = f.read(4096).lstrip()
-        return ("json" if head.startswith("[") else "jsonl"), encoding
+        return ("json" if head.startswith("[") else "jsonl"), encoding, None
     if kind == "jsonl":
-        return "jsonl", encoding
+        return "jsonl", encoding, None
     header = _csv_header(path, encoding)
     names = {h.lower() for h in header}
     if is_shopify_header(header):
         if "title" not in names:
             raise CatalogFormatError(f"{path}: Shopify export without a Title column; export it again "
                                      f"with all columns, or add Title")
-        return "shopify", encoding
+        return "shopify", encoding, header
     missing = [c for c in ("id", "title") if c not in names]
     if missing:
         raise CatalogFormatError(
             f"{path}: CSV header lacks the required column(s) {', '.join(missing)} (found: "
             f"{', '.join(header[:12]) or 'nothing'}); name the columns like the Product fields "
             f"(id, title, description, price, ...) or give a Shopify product export")
-    return "csv", encoding
+    return "csv", encoding, header
 
 
 def _detect_encoding(path: Path) -> str:
@@ -140,18 +188,27 @@ def _first_bad_byte(path: Path, encoding: str) -> int | None:
             offset += len(chunk)
 
 
-def _validated(items: Iterator[_Item], source: str, currency: str | None
-               ) -> Iterator[tuple[int, Product] | RowError]:
+def _validated(items: Iterator[_Item], notes: ReadNotes) -> Iterator[tuple[int, Product] | RowError]:
     seen: dict[str, int] = {}
+    source = notes.source
     for item in items:
+        notes.records += 1
+        if isinstance(item, NotForSale):
+            notes.not_for_sale.setdefault(item.status, []).append(item.product_id)
+            continue
         if isinstance(item, RowError):
             yield item
             continue
         line, raw = item
-        if currency and not str(raw.get("currency") or "").strip():
-            raw["currency"] = currency.strip().upper()
+        stated = raw.get("currency")
+        if stated is None or (isinstance(stated, str) and not stated.strip()):
+            raw["currency"] = notes.default_currency
+            defaulted = True
+        else:
+            defaulted = False
         result = validate_row(raw, source, line)
         if isinstance(result, Product):
+            notes.currency_defaulted += defaulted
             if result.id in seen:
                 yield RowError(source=source, line=line, product_id=result.id,
                                reason=f"duplicate id {result.id} (first seen on line {seen[result.id]})")
@@ -182,6 +239,8 @@ def json_lines(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, A
                 yield line_no, json.loads(line), ""
             except json.JSONDecodeError as e:
                 yield line_no, None, f"invalid JSON: {e.msg} (character {e.pos + 1})"
+            except RecursionError:
+                yield line_no, None, f"invalid JSON: {_TOO_DEEP}"
 
 
 def _jsonl_items(path: Path, encoding: str) -> Iterator[_Item]:
@@ -208,6 +267,10 @@ def _json_items(path: Path, encoding: str) -> Iterator[_Item]:
         except json.JSONDecodeError as e:
             yield RowError(source=path.name, line=e.lineno, reason=f"invalid JSON: {e.msg} (column "
                            f"{e.colno}); the rest of this .json file cannot be read: fix it, or use JSONL")
+            return
+        except RecursionError:
+            yield RowError(source=path.name, line=line, reason=f"invalid JSON: {_TOO_DEEP}; the rest of this "
+                           ".json file cannot be read: fix it, or use JSON Lines")
             return
         yield _object_or_error(obj, path.name, line)
         idx = ws.match(text, idx).end()  # type: ignore[union-attr]
@@ -281,14 +344,21 @@ def _cells(path: Path, encoding: str) -> Iterator[tuple[int, list[str], list[str
 
 
 def _csv_plan(header: list[str]) -> list[tuple[int, bool, str]]:
-    """(column index, is an attribute, field or attribute name) for the columns that are read."""
+    """(column index, is an attribute, field or attribute name) for the columns that are read.
+
+    A column named like a Product field fills it; `attr:X` / `attributes.X` and every other named column
+    become attribute X. Columns with an empty name are not read (`ReadNotes.unnamed_columns`).
+    """
     plan = []
     for i, name in enumerate(header):
         prefix = next((p for p in _ATTR_PREFIXES if name.lower().startswith(p)), None)
         if prefix is not None:
-            plan.append((i, True, name[len(prefix):].strip()))
+            if name[len(prefix):].strip():
+                plan.append((i, True, name[len(prefix):].strip()))
         elif name.lower() in _FIELDS:
             plan.append((i, False, name.lower()))
+        elif name.strip():
+            plan.append((i, True, name.strip()))
     return plan
 
 
@@ -313,10 +383,26 @@ def _csv_items(path: Path, encoding: str) -> Iterator[_Item]:
         except ValueError as e:
             yield RowError(source=path.name, line=line, reason=f"attributes: {e}", product_id=raw.get("id"))
             continue
+        if raw.get("variants"):
+            try:
+                raw["variants"] = _json_cell(raw["variants"], '[{"options": {"Size": "M"}, "price": 19.9}]')
+            except ValueError as e:
+                yield RowError(source=path.name, line=line, reason=f"variants: {e}", product_id=raw.get("id"))
+                continue
         for key in ("tags", "images"):
             if "|" in raw.get(key, ""):
                 raw[key] = [p.strip() for p in raw[key].split("|") if p.strip()]
         yield line, raw
+
+
+def _json_cell(text: str, example: str) -> Any:
+    """The JSON value in a CSV cell; ValueError (with an `example` of the right form) when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON {text[:60]!r}: {e.msg}; write it like {example}") from e
+    except RecursionError as e:
+        raise ValueError(f"invalid JSON: {_TOO_DEEP}") from e
 
 
 def _parse_attributes(text: str) -> dict[str, str]:
@@ -325,10 +411,7 @@ def _parse_attributes(text: str) -> dict[str, str]:
     if not text:
         return {}
     if text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'invalid JSON {text[:60]!r}: {e.msg}; write it like {{"颜色": "红色"}}') from e
+        obj = _json_cell(text, '{"颜色": "红色"}')
         if not isinstance(obj, dict):
             raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
         return obj

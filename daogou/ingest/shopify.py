@@ -7,19 +7,26 @@ ones of newer admin exports ("URL handle", "Description", "Price", "Product imag
 Rows sharing a Handle are one product (variants and extra images). Shopify writes them consecutively,
 so only the current product's rows are buffered; a handle that turns up again after other products is
 reported as a duplicate, not merged. A blank Handle on a row without a Title continues the product above.
+
+What the export means is kept: the product's price is its lowest variant price, every variant (option
+values, price, stock, SKU) is kept in `variants`, and the option values are attributes under the shop's
+own option names (Color: Red/Blue), once. Products whose Status is draft, archived or unlisted are not for
+sale: they come out as `NotForSale` items (counted by the reader, never stored). A Shopify export has no
+currency column: the reader gives its products the shop's currency (`--currency`), or CNY with a warning.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
 from daogou.ingest.schema import RowError
 
-__all__ = ["html_to_text", "is_shopify_header", "shopify_rows"]
+__all__ = ["NOT_FOR_SALE", "NotForSale", "html_to_text", "is_shopify_header", "shopify_rows"]
 
 _ALIASES: dict[str, tuple[str, ...]] = {  # our key -> Shopify column names, lower-cased
     "handle": ("handle", "url handle"),
@@ -32,6 +39,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {  # our key -> Shopify column names, low
     "published": ("published", "published on online store"),
     "status": ("status",),
     "price": ("variant price", "price"),
+    "sku": ("variant sku", "sku"),
     "qty": ("variant inventory qty", "inventory quantity"),
     "tracker": ("variant inventory tracker", "inventory tracker"),
     "image": ("image src", "product image url", "image source"),
@@ -44,8 +52,18 @@ _MARKERS = frozenset({
     "body (html)", "variant price", "variant sku", "variant inventory qty", "image src", "option1 name",
     "option1 value", "published on online store", "product image url", "variant image url",
 })
-_OPTION_ALIASES = {"color": "颜色", "colour": "颜色", "size": "尺码"}  # added next to the shop's own name
-_HIDDEN_STATUS = frozenset({"draft", "archived", "unlisted"})  # kept, and tagged with the status
+# Statuses of products that are not for sale in the shop (unlisted: reachable only by a direct link, kept out
+# of search and recommendations by Shopify itself). Anything else (active, or no Status column) is for sale.
+NOT_FOR_SALE = frozenset({"draft", "archived", "unlisted"})
+
+
+@dataclass(frozen=True)
+class NotForSale:
+    """A product the export marks draft, archived or unlisted: left out of the catalog, counted, not an error."""
+
+    line: int
+    product_id: str
+    status: str
 
 _Row = dict[str, str]
 _Cells = tuple[int, list[str], list[str]]  # (first line of the record, header, cells)
@@ -58,8 +76,8 @@ def is_shopify_header(header: Iterable[str]) -> bool:
 
 
 def shopify_rows(records: Iterable[_Cells | RowError], source: str
-                 ) -> Iterator[tuple[int, dict[str, Any]] | RowError]:
-    """Group CSV records by Handle; yield (first line of the group, raw Product row) or a RowError."""
+                 ) -> Iterator[tuple[int, dict[str, Any]] | RowError | NotForSale]:
+    """Group CSV records by Handle; yield (first line of the group, raw Product row), a RowError, or NotForSale."""
     started: dict[str, int] = {}  # handle -> first line of its group
     group: list[tuple[int, _Row]] = []
     tracked_column = False
@@ -128,10 +146,11 @@ def _number(row: _Row, key: str, label: str, line: int) -> float | None:
 
 
 def _product(group: list[tuple[int, _Row]], source: str, started: dict[str, int],
-             tracked_column: bool) -> tuple[int, dict[str, Any]] | RowError:
+             tracked_column: bool) -> tuple[int, dict[str, Any]] | RowError | NotForSale:
     """Collapse one product's rows into one raw Product row: price = the lowest variant price,
     stock = the sum of the variants' quantities (a negative, oversold count adds 0; with an inventory
-    tracker column, variants whose tracker is blank are not counted, since Shopify keeps no stock for them).
+    tracker column, variants whose tracker is blank are not counted, since Shopify keeps no stock for them),
+    variants = one entry per variant row (option values, price, stock, SKU) when there are two or more.
     """
     first_line, handle = group[0][0], group[0][1]["handle"]
     if handle in started:
@@ -139,28 +158,33 @@ def _product(group: list[tuple[int, _Row]], source: str, started: dict[str, int]
                         f"(first seen on line {started[handle]}); keep a product's Shopify rows together")
     started[handle] = first_line
     rows = [r for _, r in group]
+    status = _first(rows, "status").lower()
+    if status in NOT_FOR_SALE:
+        return NotForSale(line=first_line, product_id=handle, status=status)
     title = _first(rows, "title")
     if not title:
         return RowError(source=source, line=first_line, product_id=handle,
                         reason=f"Shopify product {handle!r} has no Title on any of its rows; fill in Title")
-    prices: list[float] = []
-    stocks: list[int] = []
+    names = {i: _first(rows, f"opt{i}_name") or f"Option{i}" for i in (1, 2, 3)}
+    variants: list[dict[str, Any]] = []
     try:
         for line, row in group:
             price = _number(row, "price", "Variant Price", line)
-            if price is not None:
-                prices.append(price)
             qty = _number(row, "qty", "Variant Inventory Qty", line)
+            stock = None
             if qty is not None and (row.get("tracker") or not tracked_column):
                 if not qty.is_integer():
                     raise ValueError(f"Variant Inventory Qty {row['qty']!r} on line {line} is not whole")
-                stocks.append(max(int(qty), 0))
+                stock = max(int(qty), 0)
+            options = {names[i]: row[f"opt{i}_value"] for i in (1, 2, 3)
+                       if row.get(f"opt{i}_value", "") not in ("", "Default Title")}
+            if price is not None or stock is not None or options or row.get("sku"):  # not an image-only row
+                variants.append({"options": options, "price": price, "stock": stock, "sku": row.get("sku", "")})
     except ValueError as e:
         return RowError(source=source, line=first_line, product_id=handle, reason=str(e))
+    prices = [v["price"] for v in variants if v["price"] is not None]
+    stocks = [v["stock"] for v in variants if v["stock"] is not None]
     tags = [t.strip() for t in _first(rows, "tags").split(",") if t.strip()]
-    status = _first(rows, "status").lower()
-    if status in _HIDDEN_STATUS:
-        tags.append(status)
     if _first(rows, "published").lower() in {"false", "no", "0"}:
         tags.append("unpublished")
     category = _first(rows, "type")
@@ -171,7 +195,7 @@ def _product(group: list[tuple[int, _Row]], source: str, started: dict[str, int]
         "id": handle, "title": title, "description": html_to_text(_first(rows, "body")),
         "brand": _first(rows, "vendor"), "category": category, "tags": list(dict.fromkeys(tags)),
         "price": min(prices) if prices else None, "stock": sum(stocks) if stocks else None,
-        "images": _images(rows), "attributes": _options(rows),
+        "images": _images(rows), "attributes": _options(rows), "variants": variants if len(variants) > 1 else [],
     }
 
 
@@ -188,8 +212,8 @@ def _images(rows: list[_Row]) -> list[str]:
 
 
 def _options(rows: list[_Row]) -> dict[str, str]:
-    """{"Color": "Red/Blue", "颜色": "Red/Blue", "Size": "S/M"}: the shop's option names, distinct
-    values in file order, plus 颜色/尺码 for Color/Colour/Size so the store's filters find them."""
+    """{"Color": "Red/Blue", "Size": "S/M"}: the shop's option names, each once, with their distinct values in
+    file order (the store's colour and size filters read Color/Colour/Size keys as they are)."""
     attrs: dict[str, str] = {}
     for i in (1, 2, 3):
         values = [r[f"opt{i}_value"] for r in rows if r.get(f"opt{i}_value", "") not in ("", "Default Title")]
@@ -197,9 +221,6 @@ def _options(rows: list[_Row]) -> dict[str, str]:
             continue
         name = _first(rows, f"opt{i}_name") or f"Option{i}"
         attrs[name] = "/".join(dict.fromkeys(values))
-        alias = _OPTION_ALIASES.get(name.lower())
-        if alias:
-            attrs.setdefault(alias, attrs[name])
     return attrs
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from daogou.ingest.schema import Product
+from daogou.ingest.schema import Product, Variant
 from daogou.ingest.vocab import color_names_en, colors_in_text, normalize_color, split_values
 
 __all__ = [
@@ -30,13 +30,14 @@ __all__ = [
     "product_facts",
     "stock_text",
     "topic_label",
+    "variants_text",
 ]
 
 LANGS = ("zh", "en")
-CORE_FIELDS = ("id", "title", "category", "brand", "price", "stock", "tags", "description", "url")
+CORE_FIELDS = ("id", "title", "category", "brand", "price", "stock", "variants", "tags", "description", "url")
 _LABELS = {
     "zh": {"id": "编号", "title": "名称", "category": "类目", "brand": "品牌", "price": "价格", "stock": "库存",
-           "tags": "标签", "description": "描述", "url": "链接"},
+           "variants": "款式", "tags": "标签", "description": "描述", "url": "链接"},
     "en": {f: f for f in CORE_FIELDS},
 }
 
@@ -47,7 +48,8 @@ class Fact:
 
     field: str
     value: str
-    source: str  # "attributes" | "price" | "stock" | "brand" | "category" | "title" | "tags" | "description"
+    # "attributes" | "price" | "stock" | "brand" | "category" | "variants" | "title" | "tags" | "description"
+    source: str
 
 
 def field_label(name: str, lang: str = "zh") -> str:
@@ -61,15 +63,20 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "HKD": "HK$", "C
 _ZH_WORDS = {"CNY": "元", "USD": "美元", "EUR": "欧元", "GBP": "英镑", "HKD": "港元", "JPY": "日元"}
 
 
-def price_text(price: float | None, currency: str, lang: str = "zh") -> str:
+def _amount(price: float) -> str:
+    return f"{price:,.2f}".rstrip("0").rstrip(".") if price >= 10_000 else f"{price:.2f}".rstrip("0").rstrip(".")
+
+
+def price_text(price: float | None, currency: str, lang: str = "zh", high: float | None = None) -> str:
     """A price as a shopper reads it, in the product's own currency: "199元", "¥199", "$73.49", "73.49美元".
 
     Chinese: CNY as "199元", other currencies with their symbol ("$73.49") or, without one, "73.49 CHF". English:
-    the symbol before the amount ("$73.49", "¥199"), else "73.49 CHF". "" when there is no price.
+    the symbol before the amount ("$73.49", "¥199"), else "73.49 CHF". With `high` (the variants' prices differ)
+    a range: "$18.5–21", "199–219元". "" when there is no price.
     """
     if price is None:
         return ""
-    amount = f"{price:,.2f}".rstrip("0").rstrip(".") if price >= 10_000 else f"{price:.2f}".rstrip("0").rstrip(".")
+    amount = _amount(price) + (f"–{_amount(high)}" if high is not None and high != price else "")
     code = (currency or "CNY").upper()
     if lang == "zh" and code == "CNY":
         return f"{amount}元"
@@ -78,6 +85,22 @@ def price_text(price: float | None, currency: str, lang: str = "zh") -> str:
     if lang == "zh" and code in _ZH_WORDS:
         return f"{amount}{_ZH_WORDS[code]}"
     return f"{amount} {code}"
+
+
+def variants_text(product: Product, lang: str = "zh", limit: int = 20,
+                  variants: Sequence[Variant] | None = None) -> str:
+    """"Red / S 19.99 USD (in stock (5)); Blue / L 18.5 USD (out of stock)": each variant's options, price and
+    stock (of `variants`, default all the product's), at most `limit` of them."""
+    chosen = list(product.variants if variants is None else variants)
+    parts = []
+    for v in chosen[:limit]:
+        bits = [v.label(), price_text(v.price, product.currency, lang)]
+        if v.stock is not None:
+            bits.append(f"（{stock_text(v.stock, lang)}）" if lang == "zh" else f"({stock_text(v.stock, lang)})")
+        parts.append(" ".join(b for b in bits if b))
+    if len(chosen) > limit:
+        parts.append(f"另有{len(chosen) - limit}款" if lang == "zh" else f"and {len(chosen) - limit} more")
+    return ("；" if lang == "zh" else "; ").join(parts)
 
 
 def stock_text(stock: int | None, lang: str = "zh") -> str:
@@ -93,12 +116,15 @@ def product_facts(product: Product, lang: str = "zh", *, fields: Sequence[str] =
                   attributes: bool = True) -> list[tuple[str, str]]:
     """(label, value) pairs of the product's non-empty fields (those in `fields`) and attributes, in a fixed order.
 
-    Order: id, title, category, brand, price, stock, the attributes as stored, tags, description, url.
-    Image paths are left out (not facts a shopper reads). Empty fields are left out: absent means unknown.
+    Order: id, title, category, brand, price (a range when the variants' prices differ), stock, the
+    attributes as stored, variants (options, price, stock of each), tags, description, url. Image paths are
+    left out (not facts a shopper reads). Empty fields are left out: absent means unknown.
     """
+    span = product.price_range()
     values = {
         "id": product.id, "title": product.title, "category": product.category, "brand": product.brand,
-        "price": price_text(product.price, product.currency, lang), "stock": stock_text(product.stock, lang),
+        "price": price_text(span[0], product.currency, lang, span[1]) if span else "",
+        "stock": stock_text(product.stock, lang), "variants": variants_text(product, lang),
         "tags": "、".join(product.tags) if lang == "zh" else ", ".join(product.tags),
         "description": product.description, "url": product.url,
     }
@@ -271,9 +297,22 @@ def _verdict(p: Product, fact: Fact, topic: str, sizes: list[str], colours: list
 
 
 def _field_fact(p: Product, name: str, lang: str) -> Fact | None:
-    value = {"price": price_text(p.price, p.currency, lang), "stock": stock_text(p.stock, lang),
-             "brand": p.brand, "category": p.category}[name]
+    span = p.price_range()
+    value = {"price": price_text(span[0], p.currency, lang, span[1]) if span else "",
+             "stock": stock_text(p.stock, lang), "brand": p.brand, "category": p.category}[name]
     return Fact(field_label(name, lang), value, name) if value else None
+
+
+def _variant_facts(p: Product, q: str, lang: str) -> list[Fact]:
+    """The variants whose option values the question names ("the blue one in L"), each as one fact."""
+    def hits(v: Variant) -> int:  # option values named in the question (one-letter Latin values need a cue)
+        return sum(_has(q, val.lower()) for val in v.options.values() if len(val) >= 2 or not val.isascii())
+
+    best = max((hits(v) for v in p.variants), default=0)
+    if not best:
+        return []
+    named = [v for v in p.variants if hits(v) == best]
+    return [Fact(field_label("variants", lang), variants_text(p, lang, variants=named), "variants")]
 
 
 def _keyword_groups(q: str, title: str, topics: list[str], sizes: list[str],
@@ -331,6 +370,8 @@ def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
     for k, v in product.attributes.items():  # an attribute named in the question, whatever its key
         if v and len(k) >= 2 and k.lower() in q and Fact(k, v, "attributes") not in facts:
             facts.append(Fact(k, v, "attributes"))
+    if facts and product.variants and any(t in ("price", "stock") for t in topics):
+        facts += _variant_facts(product, q, lang)  # "how much is the blue one": that variant's own price
     groups, n_named = _keyword_groups(q, product.title.lower(), topics, sizes, colours)
     named = groups[:n_named]  # when the question names a topic, a passage must speak of it, not just share words
     if not facts:

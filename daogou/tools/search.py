@@ -45,19 +45,23 @@ class ProductCard:
     image: str | None
     url: str
     score: float = 0.0
+    price_max: float | None = None  # the highest variant price when the variants' prices differ, else None
 
     @classmethod
     def from_product(cls, p: Product, score: float = 0.0) -> ProductCard:
         """Card of a catalog product."""
+        span = p.price_range()
         return cls(id=p.id, title=p.title, price=p.price, currency=p.currency, category=p.category,
                    brand=p.brand, attributes=dict(p.attributes), stock=p.stock,
-                   image=p.images[0] if p.images else None, url=p.url, score=round(float(score), 4))
+                   image=p.images[0] if p.images else None, url=p.url, score=round(float(score), 4),
+                   price_max=span[1] if span and span[1] != p.price else None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the `products` items of `chat --json` and `search --json`)."""
-        return {"id": self.id, "title": self.title, "price": self.price, "currency": self.currency,
-                "category": self.category, "brand": self.brand, "attributes": self.attributes,
-                "stock": self.stock, "image": self.image, "url": self.url, "score": self.score}
+        return {"id": self.id, "title": self.title, "price": self.price, "price_max": self.price_max,
+                "currency": self.currency, "category": self.category, "brand": self.brand,
+                "attributes": self.attributes, "stock": self.stock, "image": self.image, "url": self.url,
+                "score": self.score}
 
 
 @dataclass(frozen=True)

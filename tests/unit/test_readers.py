@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from daogou.ingest.readers import CatalogFormatError, detect_format, html_to_text, read_catalog
-from daogou.ingest.schema import Product, RowError
+from daogou.ingest.readers import CatalogFormatError, CatalogReader, detect_format, html_to_text, read_catalog
+from daogou.ingest.schema import Product, RowError, Variant
 from daogou.ingest.shopify import is_shopify_header
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "catalogs"
@@ -228,7 +228,12 @@ def test_shopify_variants_collapse_into_one_product() -> None:
     assert tee.title == "Classic Tee" and tee.brand == "Acme" and tee.category == "T-Shirts"
     assert tee.price == 18.5  # the lowest of 19.99 / 21.00 / 18.50
     assert tee.stock == 10  # 5 + 3 + 2
-    assert tee.attributes == {"Color": "Red/Blue", "颜色": "Red/Blue", "Size": "S/M/L", "尺码": "S/M/L"}
+    assert tee.attributes == {"Color": "Red/Blue", "Size": "S/M/L"}  # each option once, under the shop's name
+    assert tee.variants == [  # every variant kept: options, price, stock, SKU (the image-only row is none)
+        Variant(options={"Color": "Red", "Size": "S"}, price=19.99, stock=5, sku="TEE-R-S"),
+        Variant(options={"Color": "Red", "Size": "M"}, price=21.0, stock=3, sku="TEE-R-M"),
+        Variant(options={"Color": "Blue", "Size": "L"}, price=18.5, stock=2, sku="TEE-B-L")]
+    assert tee.price_range() == (18.5, 21.0) and tee.variants[1].label() == "Red / M"
     assert tee.tags == ["cotton", "summer"]
     assert tee.images == [  # by Image Position, then variant images; distinct; URLs untouched
         "https://cdn.example.com/tee-front.jpg", "https://cdn.example.com/tee-side.jpg",
@@ -245,13 +250,21 @@ def test_shopify_body_html_becomes_plain_text_without_script() -> None:
 
 
 def test_shopify_draft_unpublished_category_leaf_untracked_stock_and_default_title() -> None:
-    products, errors = _read(FIXTURES / "shopify_products.csv")
+    reader = CatalogReader(FIXTURES / "shopify_products.csv", default_currency="USD")
+    items = list(reader)
+    products = {i[1].id: i[1] for i in items if not isinstance(i, RowError)}
+    errors = [i for i in items if isinstance(i, RowError)]
     scarf = products["silk-scarf"]
-    assert scarf.tags == ["丝绸", "礼物", "draft", "unpublished"]  # flagged, not dropped
+    assert scarf.tags == ["丝绸", "礼物", "unpublished"]  # not on the online store: flagged, not dropped
     assert scarf.category == "Scarves & Shawls"  # no Type: last segment of Product Category
     assert scarf.stock is None  # inventory not tracked: the 0s say nothing
-    assert scarf.attributes == {"颜色": "红色/蓝色"} and scarf.price == 199.0
-    assert products["gift-card"].attributes == {}  # "Default Title" is skipped
+    assert scarf.attributes == {"颜色": "红色/蓝色"} and scarf.price == 199.0 and scarf.price_range() == (199, 219)
+    assert products["gift-card"].attributes == {} and products["gift-card"].variants == []  # "Default Title"
+    # draft and archived products are not for sale: left out and counted (the draft's bad price is no error)
+    assert "old-hat" not in products and "new-bag" not in products
+    assert reader.notes.not_for_sale == {"archived": ["old-hat"], "draft": ["new-bag"]}
+    assert reader.notes.records == 7 and reader.notes.currency_defaulted == 3  # 3 products, 2 errors, 2 left out
+    assert {p.currency for p in products.values()} == {"USD"}
     by_line = {e.line: e for e in errors}
     assert sorted(by_line) == [11, 12]  # line 2-3 and 7-8 hold multi-line bodies
     assert by_line[11].product_id == "no-title-product" and "no Title" in by_line[11].reason
@@ -280,7 +293,9 @@ def test_shopify_current_column_names(tmp_path: Path) -> None:
     assert errors == []
     assert coat.description == "Warm <wool>" and coat.category == "Coats" and coat.currency == "USD"
     assert coat.price == 859.0 and coat.stock == 4  # an oversold (negative) variant adds nothing
-    assert coat.attributes == {"Colour": "Camel/Black", "颜色": "Camel/Black", "Size": "M/L", "尺码": "M/L"}
+    assert coat.attributes == {"Colour": "Camel/Black", "Size": "M/L"}
+    assert [(v.label(), v.price, v.stock, v.sku) for v in coat.variants] == [
+        ("Camel / M", 899.0, 4, "C-1"), ("Black / L", 859.0, 0, "C-2")]
     assert coat.images == ["https://img.example/c0.jpg", "https://img.example/c1.jpg",
                            "https://img.example/black.jpg"]
     assert coat.tags == ["冬季", "外套", "unpublished"]
@@ -302,7 +317,7 @@ def test_shopify_non_consecutive_handle_is_reported_not_merged(tmp_path: Path) -
     ]), encoding="utf-8")
     items = list(read_catalog(path))
     mug = items[0]
-    assert isinstance(mug, Product) and mug.attributes == {"Size": "S/L", "尺码": "S/L"} and mug.stock == 3
+    assert isinstance(mug, Product) and mug.attributes == {"Size": "S/L"} and mug.stock == 3
     assert isinstance(items[1], Product) and items[1].id == "bowl"
     err = items[2]
     assert isinstance(err, RowError) and err.line == 5
