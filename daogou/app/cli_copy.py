@@ -17,8 +17,8 @@ tune_app = typer.Typer(help="Tune on the shop's own data: a LoRA copy adapter fo
 
 DataOpt = Annotated[Path, typer.Option("--data", help='JSONL of {"content": "k#v*k#v", "summary": "copy"} '
                                                       "(the AdvertiseGen format).")]
-PartOpt = Annotated[str, typer.Option("--part", help="Which records: heldout (default for eval), train, or all. "
-                                                     "The split is seeded by --split-seed.")]
+PartOpt = Annotated[str, typer.Option("--part", metavar="heldout|train|all",
+                                      help="Which records of the seeded split (--heldout, --split-seed) to use.")]
 HeldoutOpt = Annotated[float, typer.Option("--heldout", help="Fraction of the records held out for evaluation.")]
 SplitSeedOpt = Annotated[int, typer.Option("--split-seed", help="Seed of the train/held-out split.")]
 

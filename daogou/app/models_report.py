@@ -99,14 +99,15 @@ def models_report(
 
 
 def format_models_report(rows: Sequence[dict[str, Any]]) -> str:
-    """The report of `models_report` as aligned text for people."""
-    lines = []
+    """The report of `models_report` as an aligned table for people: a header row, then one row per model
+    (with where it comes from, where it is, and any error or note indented below it)."""
+    width = max([len("model"), *(len(r["name"]) for r in rows)]) + 2
+    lines = [f"{'model':<{width}}{'sha256':<8}{'cached':<8}{'size':>11}{'load':>10}  what"]
     for r in rows:
         ok = {True: "ok", False: "FAIL", None: "-"}[r["sha256_ok"]]
         size = f"{r['size'] / 1e6:,.1f} MB" if r["size"] else "-"
         load = f"{r['load_s']:.2f} s" if r["load_s"] is not None else "-"
-        lines.append(f"{r['name']:<38} sha256 {ok:<4}  cached {'yes' if r['cached'] else 'no ':<3}  "
-                     f"{size:>10}  load {load:>7}  {r['what']}")
+        lines.append(f"{r['name']:<{width}}{ok:<8}{'yes' if r['cached'] else 'no':<8}{size:>11}{load:>10}  {r['what']}")
         lines.append(f"    from {r['source']}" + (f"\n    at {r['path']}" if r["path"] else ""))
         if r["error"]:
             lines.append(f"    ! {r['error']}")

@@ -311,7 +311,12 @@ def head_for(index: Any) -> _Loaded:
     path = head_path(index.store.settings)
     try:
         head = load_head(path, catalog_signature(index.store))
-        problem = "" if head is not None else "no alignment head for this catalog; run `daogou tune align`"
+        if head is not None:
+            problem = ""
+        elif index.store.count_images() == 0:  # tune align could not help: it trains on the catalog's images
+            problem = "the catalog has no product images, so nothing can be matched to a photo or by looks"
+        else:
+            problem = "no alignment head for this catalog; run `daogou tune align`"
     except StaleHeadError as e:
         head, problem = None, str(e)
     got = _Loaded(revision=revision, head=head, problem=problem)

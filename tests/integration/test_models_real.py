@@ -111,7 +111,8 @@ def test_models_report(settings: Settings) -> None:
     assert all(r["ok"] and r["error"] is None for r in rows if r["name"] != provision.LLM_BF16_NAME)
     assert rows[0]["sha256_ok"] is True and rows[0]["size"] == provision.LLM_SIZE
     text = report.format_models_report(rows)
-    assert "sha256 ok" in text and "efficientnet-lite0" in text
+    assert text.splitlines()[0].split()[:2] == ["model", "sha256"]
+    assert next(ln for ln in text.splitlines() if ln.startswith("efficientnet-lite0")).split()[1] == "ok"
     quick = report.models_report(settings, assemble=False)
     assert quick[0]["ok"] and quick[0]["error"] is None
 

@@ -243,5 +243,8 @@ def test_format_models_report() -> None:
          "sha256_ok": False, "cached": False, "load_s": None, "error": "package p is not installed"},
     ]
     text = report.format_models_report(rows)
-    assert "m1" in text and "sha256 ok" in text and "2.0 MB" in text and "0.50 s" in text
-    assert "sha256 FAIL" in text and "! package p is not installed" in text
+    lines = text.splitlines()
+    assert lines[0].split() == ["model", "sha256", "cached", "size", "load", "what"]  # a header names the columns
+    assert lines[1].split()[:4] == ["m1", "ok", "yes", "2.0"] and "0.50 s" in lines[1] and "chat LLM" in lines[1]
+    m2 = next(line for line in lines if line.startswith("m2"))
+    assert m2.split()[:3] == ["m2", "FAIL", "no"] and "! package p is not installed" in text
