@@ -171,7 +171,7 @@ def search(
 
 
 def card_line(card: dict, lang: str) -> str:
-    """"18.5–21 USD  in stock (10)": a product's price (as the catalog gives it) and stock, in `lang`."""
+    """"$18.5–21  in stock (10)": a product's price (as the catalog gives it) and stock, in `lang`."""
     price = price_text(card.get("price"), card.get("currency") or "CNY", lang, card.get("price_max")) \
         or render("cli", "price_unknown", lang=lang)
     stock = stock_text(card.get("stock"), lang)

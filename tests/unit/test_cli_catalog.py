@@ -106,15 +106,15 @@ def shop(env: Path) -> Path:
 def test_search_speaks_english_to_an_english_query(shop: Path) -> None:
     result = runner.invoke(app, ["search", "classic tee shirt"])
     assert result.exit_code == 0, result.output
-    assert "tee  Classic Tee  19.99–21 USD  in stock (5)" in result.stdout
-    assert "mug  Enamel Mug  12 USD  out of stock" in result.stdout
+    assert "tee  Classic Tee  $19.99–21  in stock (5)" in result.stdout
+    assert "mug  Enamel Mug  $12  out of stock" in result.stdout
     assert not re.search(r"[\u4e00-\u9fff]", result.stdout)  # not a word of Chinese: no 库存, no 缺货
 
 
 def test_search_speaks_chinese_to_a_chinese_query(shop: Path) -> None:
     result = runner.invoke(app, ["search", "红色的T恤"])
     assert result.exit_code == 0, result.output
-    assert "tee  Classic Tee  19.99–21 USD  有货（5件）" in result.stdout
+    assert "tee  Classic Tee  $19.99–21  有货（5件）" in result.stdout
     assert "out of stock" not in result.stdout and "in stock" not in result.stdout
 
 
@@ -156,8 +156,8 @@ def test_terminal_chat_follows_the_shoppers_language_and_says_where_sessions_are
     out = result.stdout
     assert out.startswith("你> ")  # nothing typed yet: DAOGOU_UI_LANG's default
     english, chinese = out.split("你> ", 1)[1].split("you> ")[0], out.split("you> ")[1]  # each turn's output
-    assert "[tee] Classic Tee  19.99–21 USD  out of stock" in english
-    assert "[tee] Classic Tee  19.99–21 USD  缺货" in chinese and chinese.endswith("你> ")
+    assert "[tee] Classic Tee  $19.99–21  out of stock" in english
+    assert "[tee] Classic Tee  $19.99–21  缺货" in chinese and chinese.endswith("你> ")
     sessions = str(env / "home" / "sessions.sqlite3")
     assert sessions in result.stderr and "--store" in result.stderr  # kept under DAOGOU_HOME, whatever --store says
     english_start = runner.invoke(app, ["chat", "--lang", "en", "--no-llm"], input="")
@@ -207,7 +207,7 @@ def test_models_table_has_a_header(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_card_line_uses_the_catalogs_currency() -> None:
     assert cli.card_line({"price": 1299.0, "currency": "CNY", "stock": 3}, "zh") == "1299元  有货（3件）"
-    assert cli.card_line({"price": 1299.0, "currency": "CNY", "stock": None}, "en") == "1299 CNY"
+    assert cli.card_line({"price": 1299.0, "currency": "CNY", "stock": None}, "en") == "¥1299"
     assert cli.card_line({"price": None, "currency": "EUR", "stock": 0}, "en") == "price on request  out of stock"
 
 
