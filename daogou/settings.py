@@ -61,6 +61,16 @@ class Settings:
     ui_root_path: str = ""  # sub-path the app is served under, e.g. "/shop/assistant" ("" = at /)
     ui_max_upload_bytes: int = 8 * 1024 * 1024  # largest photo a shopper may upload
     ui_keep_session: bool = True  # a reload keeps the conversation (session id in the browser's localStorage)
+    # `daogou serve` security and load limits (README "Security and limits"):
+    api_key: str | None = None  # DAOGOU_API_KEY: every request must carry it (X-Api-Key or Authorization: Bearer)
+    ui_rate_per_min: float = 30.0  # turns (and photo uploads) one client address may start a minute; 0 = no limit
+    ui_rate_burst: int = 10  # of those, how many at once before the per-minute rate applies
+    ui_queue_size: int = 64  # turns admitted at once (running + waiting); more get a friendly "busy" reply
+    ui_queue_wait_s: float = 120.0  # longest a turn waits for its turn before the "busy" reply
+    ui_max_message_chars: int = 2000  # longer messages are refused with the limit (the text stays in the box)
+    ui_max_upload_pixels: int = 16_000_000  # photos over this many pixels are refused (a 12 MP phone photo passes)
+    ui_upload_ttl_s: int = 600  # uploaded photos not used within this long are deleted (every minute)
+    ui_uploads_max_bytes: int = 256 * 1024 * 1024  # the uploads folder's cap; the oldest files go first
 
     @property
     def resolved_store_dir(self) -> Path:
@@ -130,6 +140,13 @@ class Settings:
         if root and not root.startswith("/"):
             raise ValueError(f"DAOGOU_UI_ROOT_PATH={root!r} must start with '/', e.g. /shop/assistant")
         values["ui_root_path"] = root
+        key = values.get("api_key")
+        if key is not None and (len(str(key)) < 16 or any(c.isspace() for c in str(key))):
+            raise ValueError("the API key (DAOGOU_API_KEY or --api-key-file) must be at least 16 characters without "
+                             "spaces; make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        for name in ("ui_queue_size", "ui_max_message_chars", "ui_max_upload_pixels", "ui_rate_burst"):
+            if int(values.get(name, 1)) < 1:  # type: ignore[call-overload]
+                raise ValueError(f"DAOGOU_{name.upper()}={values[name]!r} must be at least 1")
         return cls(**values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:
@@ -149,6 +166,18 @@ def _ui_env(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
         values["ui_root_path"] = env["DAOGOU_UI_ROOT_PATH"]
     if env.get("DAOGOU_UI_MAX_UPLOAD_BYTES"):
         values["ui_max_upload_bytes"] = _int_env("DAOGOU_UI_MAX_UPLOAD_BYTES", env["DAOGOU_UI_MAX_UPLOAD_BYTES"])
+    if env.get("DAOGOU_API_KEY"):
+        values["api_key"] = env["DAOGOU_API_KEY"].strip()
+    for key, var, kind in (("ui_rate_per_min", "DAOGOU_UI_RATE_PER_MIN", float),
+                           ("ui_rate_burst", "DAOGOU_UI_RATE_BURST", int),
+                           ("ui_queue_size", "DAOGOU_UI_QUEUE_SIZE", int),
+                           ("ui_queue_wait_s", "DAOGOU_UI_QUEUE_WAIT_S", float),
+                           ("ui_max_message_chars", "DAOGOU_UI_MAX_MESSAGE_CHARS", int),
+                           ("ui_max_upload_pixels", "DAOGOU_UI_MAX_UPLOAD_PIXELS", int),
+                           ("ui_upload_ttl_s", "DAOGOU_UI_UPLOAD_TTL_S", int),
+                           ("ui_uploads_max_bytes", "DAOGOU_UI_UPLOADS_MAX_BYTES", int)):
+        if env.get(var):
+            values[key] = _int_env(var, env[var]) if kind is int else _float_env(var, env[var])
     if env.get("DAOGOU_UI_KEEP_SESSION"):
         raw = env["DAOGOU_UI_KEEP_SESSION"].strip().lower()
         if raw not in ("1", "0", "true", "false", "yes", "no"):
@@ -162,3 +191,13 @@ def _int_env(name: str, raw: str) -> int:
         return int(raw)
     except ValueError as e:
         raise ValueError(f"{name}={raw!r} is not an integer; set it to a whole number or unset it") from e
+
+
+def _float_env(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise ValueError(f"{name}={raw!r} is not a number; set it to a number (e.g. 30) or unset it") from e
+    if value != value or value < 0:
+        raise ValueError(f"{name}={raw!r} must be a number >= 0")
+    return value

@@ -1,4 +1,9 @@
-"""Which stored session a browser gets, and its history as Gradio chat messages (messages format)."""
+"""Which stored session a browser (or an API client) gets, and a session's history as Gradio chat messages.
+
+Session ids are issued by the server only: a browser's saved {"user", "session"} is honoured when that session
+exists and belongs to that user; anything else (a made-up, foreign or malformed value) gives a fresh identity,
+never a session with a client-chosen id.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from daogou.app.cards_html import ThumbnailCache, cards_html, escape_text
-from daogou.app.session_store import SessionError, SessionStore
+from daogou.app.session_store import SessionError, SessionStore, StoreUnavailable
 
-__all__ = ["BrowserIdentity", "history_messages", "restore_identity"]
+__all__ = ["WEB_USER_PREFIX", "BrowserIdentity", "history_messages", "restore_identity"]
 
 WEB_USER_PREFIX = "web-"  # user ids of browser shoppers; each browser is its own anonymous user
 
 
 @dataclass(frozen=True)
 class BrowserIdentity:
-    """The anonymous shopper behind one browser and their current session."""
+    """The anonymous shopper behind one browser (or one API session) and their current session."""
 
     user_id: str
     session_id: str
@@ -26,28 +31,33 @@ class BrowserIdentity:
         return {"user": self.user_id, "session": self.session_id}
 
 
-def restore_identity(store: SessionStore, saved: object, *, keep: bool) -> BrowserIdentity:
-    """The browser's saved session when `keep` and it is valid and its own; otherwise a fresh user and session.
+def restore_identity(store: SessionStore, saved: object, *, keep: bool, new_session: bool = False,
+                     prefix: str = WEB_USER_PREFIX) -> BrowserIdentity:
+    """The saved identity when `keep` and it is valid and its own; otherwise a fresh user and session.
 
-    Ids are random (uuid4), so one browser cannot guess another's; a saved session that belongs to another
-    user, or a malformed value, gives a fresh identity instead of an error.
+    With `new_session`, the saved user (when valid) gets a new session. Ids are random (uuid4), so one browser
+    cannot guess another's; `SessionError` from a bad saved value gives a fresh identity, while
+    `StoreUnavailable` (the database itself is down) is raised.
     """
     if keep and isinstance(saved, dict):
         user, session = saved.get("user"), saved.get("session")
-        if isinstance(user, str) and user.startswith(WEB_USER_PREFIX) and isinstance(session, str):
+        if isinstance(user, str) and user.startswith(prefix) and isinstance(session, str):
             try:
-                return BrowserIdentity(user, store.ensure_session(user, session))
+                if store.session_owner(session) == user:
+                    return BrowserIdentity(user, store.ensure_session(user) if new_session else session)
+            except StoreUnavailable:
+                raise
             except SessionError:
                 pass
-    user = WEB_USER_PREFIX + uuid.uuid4().hex
+    user = prefix + uuid.uuid4().hex
     return BrowserIdentity(user, store.ensure_session(user))
 
 
-def history_messages(store: SessionStore, session_id: str, lang: str,
+def history_messages(messages: list[dict[str, Any]], lang: str,
                      thumbs: ThumbnailCache | None = None) -> list[dict[str, Any]]:
-    """The stored conversation as chat messages: user text, then each reply's cards and words (all escaped)."""
+    """Stored messages (`SessionStore.messages`) as chat messages: user text, each reply's cards and words."""
     out: list[dict[str, Any]] = []
-    for m in store.messages(session_id):
+    for m in messages:
         if m["role"] == "user":
             out.append({"role": "user", "content": escape_text(m["content"])})
             continue

@@ -1,7 +1,8 @@
 """Product cards and chat text as HTML for the web widget: every catalog or shopper string escaped, images inlined.
 
 Product text is data: titles, brands and attribute values go through `html.escape`, so `<script>` or
-`<img src=x onerror=...>` in a catalog record is shown as text and never becomes an element. Images are read from
+`<img src=x onerror=...>` in a catalog record is shown as text and never becomes an element; the chat renders no
+Markdown, so `![x](http://...)` or `[text](url)` stays text too (no remote fetch, no link). Images are read from
 the catalog record's own path, shrunk, and inlined as `data:` URIs: the app exposes no file route at all, so no
 request can reach a file outside the catalog, and the cards render the same in an iframe, in the web component on
 another site, and under a sub-path.
@@ -13,6 +14,7 @@ import base64
 import html
 import io
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +43,23 @@ CARD_CSS = """
 
 
 def escape_text(text: str) -> str:
-    """Shopper or model text for a chat bubble: HTML-escaped, so it shows literally and never runs."""
-    return html.escape(text or "", quote=True)
+    """Shopper or model text for a chat bubble: HTML-escaped (shows literally, never runs), line breaks kept."""
+    return html.escape(text or "", quote=True).replace("\n", "<br>")
 
 
 class ThumbnailCache:
-    """Small JPEG `data:` URIs of catalog images, made once per (path, mtime) and kept in memory."""
+    """Small JPEG `data:` URIs of catalog images, made once per (path, mtime); the `max_entries` latest are kept."""
 
-    def __init__(self, *, max_bytes: int, max_pixels: int, side: int = THUMB_SIDE) -> None:
+    def __init__(self, *, max_bytes: int, max_pixels: int, side: int = THUMB_SIDE, max_entries: int = 2048) -> None:
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.side = side
-        self._cache: dict[tuple[str, float], str | None] = {}
+        self.max_entries = max_entries
+        self._cache: OrderedDict[tuple[str, float], str | None] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def data_uri(self, path: str | None) -> str | None:
         """The image at the catalog path `path` as a data URI, or None if there is none or it cannot be read."""
@@ -65,6 +71,7 @@ class ThumbnailCache:
         key = (str(p), p.stat().st_mtime)
         with self._lock:
             if key in self._cache:
+                self._cache.move_to_end(key)
                 return self._cache[key]
         try:
             im = open_image(p, max_bytes=self.max_bytes, max_pixels=self.max_pixels, max_side=self.side)
@@ -76,6 +83,8 @@ class ThumbnailCache:
             uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
         with self._lock:
             self._cache[key] = uri
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
         return uri
 
 

@@ -9,6 +9,13 @@ Privacy: ``PRAGMA secure_delete=ON`` makes SQLite overwrite deleted rows (and fr
 such as backups, exports or the disk's own remapped blocks, are beyond its reach.) The file is created
 readable by its owner only.
 
+Faults: every SQLite error (disk full, a lock held by another program, a read-only or damaged file) becomes
+`StoreUnavailable`, whose message says what is wrong and what to do; the transaction is rolled back (also
+when COMMIT itself fails), the connection is dropped and the next call opens the file again, so the store
+recovers as soon as the fault is gone. `save_turn` stores one whole turn in one transaction: after a crash a
+turn is either all there or not at all. ``SessionStore(path, lazy=True)`` (the server) starts even when the
+file cannot be opened yet and reports the fault on each use instead.
+
 Limits: ids are 1-128 characters of ``A-Z a-z 0-9 _ . : -``; message text longer than
 `MAX_CONTENT_CHARS` is cut and marked rather than refused; at most `MAX_PRODUCTS` product cards are kept
 per message; a dialogue state may take up to `MAX_STATE_CHARS` characters of JSON.
@@ -32,7 +39,7 @@ from typing import Any
 from daogou.app.logging_setup import pseudonym
 
 __all__ = ["EVENTS", "MAX_CONTENT_CHARS", "MAX_PRODUCTS", "MAX_STATE_CHARS", "ROLES", "SCHEMA_VERSION",
-           "SessionError", "SessionStore", "empty_export", "validate_id"]
+           "SessionError", "SessionStore", "StoreUnavailable", "empty_export", "validate_id"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,26 @@ _MIGRATIONS: dict[int, str] = {
 
 class SessionError(ValueError):
     """A bad id, role, event or state, an unknown session, or an unusable database; the message says which."""
+
+
+class StoreUnavailable(SessionError):
+    """The database cannot be used right now (full, locked, read-only, damaged); nothing was half-written."""
+
+
+def _unavailable(path: object, e: sqlite3.Error) -> StoreUnavailable:
+    """The operator-facing reason and fix for a SQLite error on the sessions database at `path`."""
+    text = str(e).lower()
+    if "full" in text or getattr(e, "sqlite_errorcode", None) == 13:
+        why = "the disk (or the database) is full; free some disk space, then it carries on by itself"
+    elif "locked" in text or "busy" in text:
+        why = "the file is locked by another program (a backup, an open sqlite3 shell?); close it and try again"
+    elif "readonly" in text or "read-only" in text or "permission" in text or "unable to open" in text:
+        why = "the file or its folder is read-only or missing; make it writable by this user"
+    elif "malformed" in text or "not a database" in text or "corrupt" in text:
+        why = "the file is damaged; move the file away (or restore a backup) and a new one is made"
+    else:
+        why = "check the disk and the file's permissions"
+    return StoreUnavailable(f"the sessions database {path} cannot be used right now ({e}): {why}")
 
 
 def validate_id(value: object, what: str = "user id") -> str:
@@ -122,20 +149,35 @@ class SessionStore:
     `path` is a file (created, with its folder, on first open) or ``":memory:"`` for tests.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, lazy: bool = False) -> None:
         self.path = path if str(path) == ":memory:" else Path(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
         try:
-            self._conn = self._open()
-            self._migrate()
-        except sqlite3.DatabaseError as e:
+            self._connect()
+        except StoreUnavailable as e:
+            if lazy:
+                log.error("%s (the server starts anyway and retries on each turn)", e)
+                return
             self.close()
-            raise SessionError(f"cannot use {self.path} as a sessions database ({e}); move the file away "
+            cause = e.__cause__ if e.__cause__ is not None else e
+            raise SessionError(f"cannot use {self.path} as a sessions database ({cause}); move the file away "
                                "or point DAOGOU_HOME elsewhere") from e
         except SessionError:
             self.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open the file and bring its schema up to date; `StoreUnavailable` when SQLite cannot."""
+        try:
+            self._conn = self._open()
+        except (sqlite3.Error, OSError) as e:
+            self._drop()
+            raise _unavailable(self.path, e if isinstance(e, sqlite3.Error) else sqlite3.OperationalError(
+                f"unable to open: {e}")) from e
+        self._migrate()
+        return self._conn
 
     def _open(self) -> sqlite3.Connection:
         if isinstance(self.path, Path):
@@ -169,33 +211,63 @@ class SessionStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock (BEGIN IMMEDIATE: waits for other writers up front)."""
+        """One write transaction under the lock (BEGIN IMMEDIATE: waits for other writers up front).
+
+        Any SQLite error, COMMIT's included, rolls back, drops the connection and raises `StoreUnavailable`.
+        """
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            except sqlite3.Error as e:
+                self._drop()
+                raise _unavailable(self.path, e) from e
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is dropped next; SQLite rolls back what a closed connection left open
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._connection().execute(sql, params).fetchall()
+            try:
+                return self._connection().execute(sql, params).fetchall()
+            except sqlite3.Error as e:
+                self._drop()
+                raise _unavailable(self.path, e) from e
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
+        if self._closed:
             raise SessionError(f"the session store at {self.path} is closed; open a new SessionStore")
+        if self._conn is None:  # dropped after a fault (or never opened): try again
+            if str(self.path) == ":memory:":
+                raise StoreUnavailable("the in-memory sessions database was lost after an error")
+            return self._connect()
         return self._conn
+
+    def _drop(self) -> None:
+        """Forget the connection after a fault; the next call opens the file again."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
 
     def close(self) -> None:
         """Close the database; the store cannot be used afterwards."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._closed = True
+            self._drop()
 
     def __enter__(self) -> SessionStore:
         return self
@@ -223,6 +295,11 @@ class SessionStore:
                 raise SessionError(f"session id {session_id!r} belongs to another user; start a new session "
                                    "(ensure_session(user_id) without a session id)")
         return session_id
+
+    def session_owner(self, session_id: str) -> str | None:
+        """The user id the session belongs to, or None when there is no such session."""
+        rows = self._read("SELECT user_id FROM sessions WHERE session_id = ?", (validate_id(session_id, "session id"),))
+        return rows[0][0] if rows else None
 
     def sessions(self, user_id: str) -> list[dict[str, Any]]:
         """The user's sessions, most recently updated first: session_id, created, updated, messages (count)."""
@@ -265,6 +342,20 @@ class SessionStore:
         except (TypeError, ValueError) as e:
             raise SessionError(f"products must be JSON-serialisable ({e}); pass card.to_dict() values") from e
 
+    @staticmethod
+    def _state_json(state: dict[str, Any]) -> str:
+        if not isinstance(state, dict):
+            raise SessionError(f"state must be a dict, not {type(state).__name__}")
+        try:
+            state_json = json.dumps(state, ensure_ascii=False)
+        except (TypeError, ValueError) as e:
+            raise SessionError(f"dialogue state must be JSON-serialisable ({e}); convert it to plain "
+                               "dicts, lists, strings and numbers (e.g. model_dump(mode='json'))") from e
+        if len(state_json) > MAX_STATE_CHARS:
+            raise SessionError(f"dialogue state of {len(state_json)} characters exceeds {MAX_STATE_CHARS}; keep "
+                               "only what the next turn needs (ids, filters), not whole results")
+        return _clean_text(state_json)
+
     def messages(self, session_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The session's messages, oldest first (with `limit`: the last `limit` of them); [] if unknown.
 
@@ -283,21 +374,35 @@ class SessionStore:
     def save_state(self, session_id: str, state: dict[str, Any]) -> None:
         """Store the session's dialogue state (a JSON-serialisable dict), replacing the previous one."""
         validate_id(session_id, "session id")
-        if not isinstance(state, dict):
-            raise SessionError(f"state must be a dict, not {type(state).__name__}")
-        try:
-            state_json = json.dumps(state, ensure_ascii=False)
-        except (TypeError, ValueError) as e:
-            raise SessionError(f"dialogue state must be JSON-serialisable ({e}); convert it to plain "
-                               "dicts, lists, strings and numbers (e.g. model_dump(mode='json'))") from e
-        if len(state_json) > MAX_STATE_CHARS:
-            raise SessionError(f"dialogue state of {len(state_json)} characters exceeds {MAX_STATE_CHARS}; keep "
-                               "only what the next turn needs (ids, filters), not whole results")
+        state_json = self._state_json(state)
         with self._tx() as c:
             n = c.execute("UPDATE sessions SET state_json = ?, updated = ? WHERE session_id = ?",
-                          (_clean_text(state_json), _now(), session_id)).rowcount
+                          (state_json, _now(), session_id)).rowcount
             if n == 0:
                 raise SessionError(f"unknown session id {session_id!r}; create it with ensure_session first")
+
+    def save_turn(self, session_id: str, *, user_text: str, reply_text: str, products: list[dict[str, Any]],
+                  state: dict[str, Any], interactions: list[tuple[str, str, str]]) -> None:
+        """Store one whole turn in one transaction: the shopper's message, the reply with its products, the new
+        dialogue state and the (user_id, product_id, event) interactions. All of it, or nothing on any error."""
+        validate_id(session_id, "session id")
+        for user_id, product_id, event in interactions:
+            self._check_interaction(user_id, product_id, event)
+        state_json = self._state_json(state)
+        products_json = self._products_json(products)
+        messages = [("user", _cap(_clean_text(user_text)), None),
+                    ("assistant", _cap(_clean_text(reply_text)), products_json)]
+        now = _now()
+        with self._tx() as c:
+            if c.execute("UPDATE sessions SET state_json = ?, updated = ? WHERE session_id = ?",
+                         (state_json, now, session_id)).rowcount == 0:
+                raise SessionError(f"unknown session id {session_id!r}; create it with ensure_session first")
+            c.executemany("INSERT INTO messages (session_id, role, content, products_json, ts) VALUES (?, ?, ?, ?, ?)",
+                          [(session_id, role, text, pj, now) for role, text, pj in messages])
+            for user_id, product_id, event in interactions:
+                c.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (user_id, now))
+                c.execute("INSERT INTO interactions (user_id, product_id, event, ts) VALUES (?, ?, ?, ?)",
+                          (user_id, _clean_text(product_id), event, now))
 
     def load_state(self, session_id: str) -> dict[str, Any] | None:
         """The last saved dialogue state of the session, or None (no state saved, or no such session)."""
@@ -309,12 +414,7 @@ class SessionStore:
 
     def record_interaction(self, user_id: str, product_id: str, event: str) -> int:
         """Record that the user `event`-ed a product (one of `EVENTS`); returns the row id."""
-        validate_id(user_id)
-        if event not in EVENTS:
-            raise SessionError(f"unknown interaction event {event!r}; use one of {', '.join(EVENTS)}")
-        if not isinstance(product_id, str) or not product_id.strip() or len(product_id) > MAX_PRODUCT_ID_CHARS:
-            raise SessionError(f"bad product id {str(product_id)[:60]!r}: give the catalog id, a non-empty "
-                               f"string of at most {MAX_PRODUCT_ID_CHARS} characters")
+        self._check_interaction(user_id, product_id, event)
         now = _now()
         with self._tx() as c:
             c.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (user_id, now))
@@ -322,10 +422,25 @@ class SessionStore:
                             (user_id, _clean_text(product_id), event, now))
         return int(cur.lastrowid or 0)
 
-    def interactions(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's interactions, oldest first: {"id", "product_id", "event", "ts"}."""
-        rows = self._read("SELECT id, product_id, event, ts FROM interactions WHERE user_id = ? ORDER BY id",
-                          (validate_id(user_id),))
+    @staticmethod
+    def _check_interaction(user_id: str, product_id: str, event: str) -> None:
+        validate_id(user_id)
+        if event not in EVENTS:
+            raise SessionError(f"unknown interaction event {event!r}; use one of {', '.join(EVENTS)}")
+        if not isinstance(product_id, str) or not product_id.strip() or len(product_id) > MAX_PRODUCT_ID_CHARS:
+            raise SessionError(f"bad product id {str(product_id)[:60]!r}: give the catalog id, a non-empty "
+                               f"string of at most {MAX_PRODUCT_ID_CHARS} characters")
+
+    def interactions(self, user_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's interactions, oldest first (with `limit`: the latest `limit`): {"id", "product_id", "event",
+        "ts"}."""
+        validate_id(user_id)
+        if limit is None:
+            rows = self._read("SELECT id, product_id, event, ts FROM interactions WHERE user_id = ? ORDER BY id",
+                              (user_id,))
+        else:
+            rows = self._read("SELECT * FROM (SELECT id, product_id, event, ts FROM interactions WHERE user_id = ? "
+                              "ORDER BY id DESC LIMIT ?) ORDER BY id", (user_id, int(limit)))
         return [dict(r) for r in rows]
 
     # -- export and erasure -----------------------------------------------------------------------------
@@ -374,6 +489,5 @@ class SessionStore:
 
         Returns False when another connection kept the checkpoint from completing.
         """
-        with self._lock:
-            busy, _log_frames, _done = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        busy, _log_frames, _done = self._read("PRAGMA wal_checkpoint(TRUNCATE)")[0]
         return busy == 0

@@ -1,18 +1,23 @@
 """The Gradio widget (`daogou serve`): a streaming chat with product cards, photo search, card actions and an API.
 
-One `Agent` (it holds the LLM) serves every browser. Turns of different shoppers run side by side (up to
-`TURN_CONCURRENCY`): a search answers while another shopper's reply is being written, and only the model's own
-generation waits for the model (its lock); the turns of one session run one after the other (a lock per session).
-`create_app` wraps the Blocks in a FastAPI app mounted at the configured sub-path, with the allowed embedding
-origins (CORS for the web component, `frame-ancestors` for iframes).
+One `Agent` (it holds the LLM) serves every browser. Every turn passes the `TurnGate` first (per-client rate,
+a bounded number of turns in the house, one session's turns in order); a refused turn gets a friendly
+"busy" reply and the shopper's words stay in the input box. Turns of different shoppers run side by side (up
+to `TURN_CONCURRENCY`): a search answers while another shopper's reply is being written, and only the
+model's own generation waits for the model. `create_app` wraps the Blocks in a FastAPI app mounted at the
+configured sub-path, behind the `AccessGuard` (API key, bounded uploads) and with the allowed embedding
+origins (CORS for the web component, `frame-ancestors` for iframes). Security and limits: README.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
-import threading
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +27,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, RedirectResponse
 from PIL import Image
 
-from daogou.agent.agent import Agent, TurnEvent
-from daogou.app.browser_sessions import BrowserIdentity, history_messages, restore_identity
+from daogou.agent.agent import Agent
+from daogou.app.access import AccessGuard, key_tag
+from daogou.app.admission import Busy, RateLimiter, TurnGate
+from daogou.app.browser_sessions import history_messages, restore_identity
 from daogou.app.cards_html import CARD_CSS, ThumbnailCache, cards_html, escape_text
 from daogou.app.conversation import ChatSession
-from daogou.app.session_store import SessionError, SessionStore
-from daogou.app.uploads import UploadError, read_upload
+from daogou.app.session_store import SessionError, SessionStore, StoreUnavailable, validate_id
+from daogou.app.uploads import UploadError, UploadFolder, confine_file_inputs, read_upload, uploads_root
 from daogou.prompts import render
 from daogou.settings import Settings
 
@@ -36,10 +43,12 @@ __all__ = ["ShopWidget", "create_app"]
 log = logging.getLogger(__name__)
 
 GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"  # imports ./assets/index-*.js
-API_USER = "api"  # user id of sessions opened through the /ask API
+API_USER_PREFIX = "api-"  # user ids of API shoppers: api-<client tag>-<random>, one per session
 STREAM_CHARS = 4  # characters per streamed update of the reply's words
 STREAM_PAUSE_S = 0.025  # between those updates: a 60-character sentence takes ~0.4 s to appear
 TURN_CONCURRENCY = 4  # shoppers whose turns run at once; the LLM itself still writes one reply at a time
+MAX_SHOWN_MESSAGES = 80  # chat messages kept on the page (older ones stay in the store)
+SWEEP_EVERY_S = 60  # how often old uploads are deleted
 PAGE_CSS = CARD_CSS + """
 #dg-chat{min-height:360px}
 .dg-actions button{min-width:0}
@@ -56,82 +65,125 @@ class ShopWidget:
         self.sessions = sessions
         self.lang = settings.ui_lang
         self.thumbs = ThumbnailCache(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _in_order(self, session_id: str, events: Iterator[TurnEvent]) -> Iterator[TurnEvent]:
-        """The events of one turn, run under the session's lock: a double click never runs two turns of one
-        session at once (a threading.Lock may be released by another thread, as Gradio steps generators)."""
-        with self._locks_guard:
-            lock = self._locks.setdefault(session_id, threading.Lock())
-        with lock:
-            yield from events
+        self.gate = TurnGate(running=min(TURN_CONCURRENCY, settings.ui_queue_size), capacity=settings.ui_queue_size,
+                             wait_s=settings.ui_queue_wait_s,
+                             limiter=RateLimiter(settings.ui_rate_per_min, settings.ui_rate_burst))
+        self.uploads = UploadFolder(uploads_root(settings), max_age_s=settings.ui_upload_ttl_s,
+                                    max_total_bytes=settings.ui_uploads_max_bytes)
+        self.key_tag = key_tag(settings.api_key)
 
     def t(self, key: str, **variables: Any) -> str:
         """A UI string in the widget's language."""
         return render("ui", key, lang=self.lang, **variables)
 
+    def _busy_text(self, busy: Busy) -> str:
+        return self.t(f"busy_{busy.reason}", seconds=int(busy.retry_after_s))
+
     # -- sessions ------------------------------------------------------------------------------------
     def on_load(self, saved: object) -> tuple[Any, ...]:
-        """Page load: this browser's session (restored when the shop keeps sessions) and its history."""
-        ident = restore_identity(self.sessions, saved, keep=self.settings.ui_keep_session)
-        history = history_messages(self.sessions, ident.session_id, self.lang, self.thumbs)
-        last = next((m["products"] for m in reversed(self.sessions.messages(ident.session_id)) if m["products"]), [])
+        """Page load: this browser's session (restored when the shop keeps sessions) and its last messages."""
+        try:
+            ident = restore_identity(self.sessions, saved, keep=self.settings.ui_keep_session)
+            stored = self.sessions.messages(ident.session_id, limit=MAX_SHOWN_MESSAGES)
+        except StoreUnavailable:
+            log.exception("page load without the sessions database")
+            note = [{"role": "assistant", "content": escape_text(self.t("store_unavailable"))}]
+            return (None, saved, note) + self._picks([])
+        history = history_messages(stored, self.lang, self.thumbs)
+        last = next((m["products"] for m in reversed(stored) if m["products"]), [])
         return (ident.to_saved(), ident.to_saved(), history) + self._picks(last or [])
 
     def new_chat(self, ident: dict[str, str] | None) -> tuple[Any, ...]:
         """Start a new session for the same browser."""
-        user = (ident or {}).get("user")
-        fresh = restore_identity(self.sessions, None, keep=False) if not user else \
-            BrowserIdentity(user, self.sessions.ensure_session(user))
+        try:
+            fresh = restore_identity(self.sessions, ident, keep=True, new_session=True)
+        except StoreUnavailable:
+            log.exception("new chat without the sessions database")
+            return (ident, ident, [{"role": "assistant", "content": escape_text(self.t("store_unavailable"))}]) \
+                + self._picks([])
         return (fresh.to_saved(), fresh.to_saved(), []) + self._picks([])
 
     def _picks(self, cards: list[dict[str, Any]]) -> tuple[Any, Any]:
         choices = [(f"{n}. {c['title']}", c["id"]) for n, c in enumerate(cards, 1)]
         return cards, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
-    def _session(self, ident: dict[str, str] | None) -> tuple[ChatSession, dict[str, str]]:
-        saved = restore_identity(self.sessions, ident, keep=True)
-        sess = ChatSession(agent=self.agent, sessions=self.sessions, user_id=saved.user_id,
-                           session_id=saved.session_id)
-        return sess, saved.to_saved()
+    def _client(self, request: gr.Request | None) -> str:
+        """Who is asking, for rate limits: the client's address (one per browser or API caller host)."""
+        if request is None or request.client is None:
+            return "local"
+        return str(request.client.host)
 
     # -- chat ----------------------------------------------------------------------------------------
     def chat(self, message: dict[str, Any] | str | None, history: list[dict[str, Any]] | None,
-             ident: dict[str, str] | None, shown: list[dict[str, Any]] | None) -> Iterator[tuple[Any, ...]]:
+             ident: dict[str, str] | None, shown: list[dict[str, Any]] | None,
+             request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
         """One turn, streamed: the shopper's message, tool steps, product cards, then the words token by token."""
-        text, files = (message.get("text") or "", message.get("files") or []) if isinstance(message, dict) \
-            else (message or "", [])
-        history = list(history or [])
+        text, files = _message_parts(message)
+        history = list(history or [])[-MAX_SHOWN_MESSAGES:]
         shown = list(shown or [])
-        sess, ident = self._session(ident)
-        image: Image.Image | None = None
-        shown_text = escape_text(text)
-        if files:
-            path = files[0] if isinstance(files[0], str) else files[0].get("path", "")
-            shown_text = (shown_text + " " if shown_text else "") + escape_text(
-                self.t("image_shown", file=str(path).rsplit("/", 1)[-1]))
-            try:
-                image = read_upload(path, self.settings, self.lang)
-            except UploadError as e:
-                history += [{"role": "user", "content": shown_text},
-                            {"role": "assistant", "content": escape_text(str(e))}]
-                yield (history, None, ident) + self._picks(shown)
-                return
-            text = text.strip() or self.t("image_query")
-        if not text.strip() and image is None:
+
+        def refuse(words: str) -> Iterator[tuple[Any, ...]]:  # the shopper's message stays in the box
+            yield (history + [{"role": "assistant", "content": escape_text(words)}], message, ident) \
+                + self._picks(shown)
+
+        if len(text) > self.settings.ui_max_message_chars:
+            yield from refuse(self.t("message_too_long", n=len(text), limit=self.settings.ui_max_message_chars))
+            return
+        if len(files) > 1:
+            yield from refuse(self.t("upload_one_only", n=len(files)))
+            return
+        if not text.strip() and not files:
             yield (history, None, ident) + self._picks(shown)
             return
-        history.append({"role": "user", "content": shown_text})
-        yield (history, None, ident) + self._picks(shown)
-        yield from self._stream(sess, text, image, history, ident, shown)
+        try:
+            ident_obj = restore_identity(self.sessions, ident, keep=True)
+        except StoreUnavailable:
+            log.exception("web turn without the sessions database")
+            yield from refuse(self.t("store_unavailable"))
+            return
+        ident = ident_obj.to_saved()
+        sess = ChatSession(agent=self.agent, sessions=self.sessions, user_id=ident_obj.user_id,
+                           session_id=ident_obj.session_id)
+        shown_text = escape_text(text)
+        if files:
+            shown_text = (shown_text + " " if shown_text else "") + escape_text(
+                self.t("image_shown", file=str(files[0]).rsplit("/", 1)[-1]))
+        try:
+            with self.gate.turn(self._client(request), sess.session_id):
+                image: Image.Image | None = None
+                if files:
+                    try:
+                        image = self._photo(files[0], sess.user_id)
+                    except UploadError as e:
+                        history += [{"role": "user", "content": shown_text},
+                                    {"role": "assistant", "content": escape_text(str(e))}]
+                        yield (history, None, ident) + self._picks(shown)
+                        return
+                    text = text.strip() or self.t("image_query")
+                history.append({"role": "user", "content": shown_text})
+                yield (history, None, ident) + self._picks(shown)
+                yield from self._stream(sess, text, image, history, ident, shown)
+        except Busy as busy:
+            yield from refuse(self._busy_text(busy))
+
+    def _photo(self, path: str, user_id: str) -> Image.Image:
+        """The uploaded photo, claimed for the shopper, decoded and deleted (`UploadError` for the shopper)."""
+        try:
+            claimed = self.uploads.claim(path, user_id)
+        except (UploadError, OSError) as e:
+            log.warning("upload refused: %s", type(e).__name__)
+            raise UploadError(self.t("upload_unreadable")) from e
+        try:
+            return read_upload(claimed, self.settings, self.lang)
+        finally:
+            claimed.unlink(missing_ok=True)
 
     def _stream(self, sess: ChatSession, text: str, image: Image.Image | None, history: list[dict[str, Any]],
                 ident: dict[str, str], shown: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
         words: dict[str, Any] | None = None
         step: dict[str, Any] | None = None
         try:
-            for event in self._in_order(sess.session_id, sess.stream_turn(text, image)):
+            for event in sess.stream_turn(text, image):
                 if event.kind == "tool":
                     data = event.data
                     if step is None or data.get("status") == "pending":
@@ -161,6 +213,11 @@ class ShopWidget:
                 else:
                     continue
                 yield (_public(history), None, ident) + self._picks(shown)
+        except StoreUnavailable:
+            log.exception("web turn: sessions database unavailable")
+            note = "reply_not_saved" if words is not None else "store_unavailable"
+            history.append({"role": "assistant", "content": escape_text(self.t(note))})
+            yield (_public(history), None, ident) + self._picks(shown)
         except (SessionError, ValueError, RuntimeError, OSError):
             log.exception("web turn failed")
             history.append({"role": "assistant", "content": escape_text(self.t("turn_failed"))})
@@ -169,49 +226,102 @@ class ShopWidget:
     def act(self, action: str):
         """A card action (ask / similar / copy) on the picked product, as a chat turn."""
         def run(pid: str | None, history: list[dict[str, Any]] | None, ident: dict[str, str] | None,
-                shown: list[dict[str, Any]] | None) -> Iterator[tuple[Any, ...]]:
+                shown: list[dict[str, Any]] | None, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+            pid = pid if isinstance(pid, str) else None
             pid = pid or next((c["id"] for c in shown or []), None)
             if not pid:
                 yield (history or [], None, ident) + self._picks(shown or [])
                 return
-            yield from self.chat({"text": self.t(f"{action}_text", id=pid), "files": []}, history, ident, shown)
+            yield from self.chat({"text": self.t(f"{action}_text", id=pid), "files": []}, history, ident, shown,
+                                 request)
         run.__name__ = f"card_{action}"
         return run
 
     # -- API -----------------------------------------------------------------------------------------
-    def ask(self, text: str, image: str | None, session_id: str) -> Iterator[dict[str, Any]]:
+    def _api_owner(self, request: gr.Request | None) -> str:
+        """The prefix of the user ids this API client's sessions belong to (its API key, else its address)."""
+        tag = self.key_tag or "ip" + hashlib.sha256(self._client(request).encode()).hexdigest()[:10]
+        return f"{API_USER_PREFIX}{tag}-"
+
+    def _api_session(self, session_id: object, request: gr.Request | None) -> tuple[str, str]:
+        """(user id, session id): a new session when none is given, else one this client was issued."""
+        owner = self._api_owner(request)
+        if session_id is None or (isinstance(session_id, str) and not session_id.strip()):
+            ident = restore_identity(self.sessions, None, keep=False, prefix=owner)
+            return ident.user_id, ident.session_id
+        sid = validate_id(session_id.strip() if isinstance(session_id, str) else session_id, "session id")
+        user = self.sessions.session_owner(sid)
+        if user is None or not user.startswith(owner):
+            raise SessionError(f"unknown session id {sid!r} (sessions are issued by this server to the client "
+                               "that started them); pass \"\" as session_id to start a new session")
+        return user, sid
+
+    def ask(self, text: object, image: str | None = None, session_id: object = "",
+            request: gr.Request | None = None) -> Iterator[dict[str, Any]]:
         """API turn: streams {"session_id", "tool_calls", "products", "text", "done"}; pass session_id back."""
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            yield {"error": f"text must be a string, not {type(text).__name__}", "done": True}
+            return
+        if len(text) > self.settings.ui_max_message_chars:
+            yield {"error": f"text of {len(text)} characters is over the limit of "
+                            f"{self.settings.ui_max_message_chars}; send a shorter message", "done": True}
+            return
         try:
-            sid = self.sessions.ensure_session(API_USER, session_id.strip() or None)
-            img = read_upload(image, self.settings, self.lang) if image else None
-        except (SessionError, UploadError) as e:
+            user, sid = self._api_session(session_id, request)
+        except SessionError as e:
             yield {"error": str(e), "done": True}
             return
-        if not (text or "").strip() and img is not None:
-            text = self.t("image_query")
+        try:
+            with self.gate.turn(self._client(request), sid):
+                img = None
+                if image:
+                    try:
+                        img = self._photo(image, user)
+                    except UploadError as e:
+                        yield {"session_id": sid, "error": str(e), "done": True}
+                        return
+                if not text.strip() and img is not None:
+                    text = self.t("image_query")
+                yield from self._api_stream(ChatSession(agent=self.agent, sessions=self.sessions, user_id=user,
+                                                        session_id=sid), text, img)
+        except Busy as busy:
+            yield {"session_id": sid, "error": self._busy_text(busy), "busy": True,
+                   "retry_after_s": busy.retry_after_s, "done": True}
+
+    @staticmethod
+    def _api_stream(sess: ChatSession, text: str, img: Image.Image | None) -> Iterator[dict[str, Any]]:
+        sid = sess.session_id
         out: dict[str, Any] = {"session_id": sid, "tool_calls": [], "products": [], "text": "", "done": False}
-        sess = ChatSession(agent=self.agent, sessions=self.sessions, user_id=API_USER, session_id=sid)
-        for event in self._in_order(sid, sess.stream_turn(text or "", img)):
-            if event.kind == "products":
-                out["products"] = event.data
-            elif event.kind == "token":
-                out["text"] += event.data
-            elif event.kind == "done":
-                out = {"session_id": sid, **event.data.to_json(), "done": True}
-            else:
-                continue
-            yield dict(out)
+        try:
+            for event in sess.stream_turn(text, img):
+                if event.kind == "products":
+                    out["products"] = event.data
+                elif event.kind == "token":
+                    out["text"] += event.data
+                elif event.kind == "done":
+                    out = {"session_id": sid, **event.data.to_json(), "done": True}
+                else:
+                    continue
+                yield dict(out)
+        except SessionError as e:  # the store failed: the turn was not saved (and may not have run)
+            log.exception("API turn: sessions database unavailable")
+            yield {**out, "session_id": sid, "error": str(e), "done": True}
 
     # -- layout --------------------------------------------------------------------------------------
     def blocks(self) -> gr.Blocks:
         """The Gradio Blocks of the widget (chat page, card actions, hidden API components)."""
-        with gr.Blocks(title=self.t("title", shop_name=self.settings.shop_name)) as demo:
+        with gr.Blocks(title=self.t("title", shop_name=self.settings.shop_name), analytics_enabled=False) as demo:
             saved = gr.BrowserState(None, storage_key="daogou_session")
             ident = gr.State(None)
             shown = gr.State([])
+            # Words are HTML-escaped and shown as they are (no Markdown, no LaTeX): a catalog title or reply with
+            # ![x](http://...) must neither fetch a remote image in every shopper's browser nor become a link.
             chatbot = gr.Chatbot(elem_id="dg-chat", label=self.t("title", shop_name=self.settings.shop_name),
-                                 height="65vh", sanitize_html=True, render_markdown=True, allow_tags=False,
-                                 feedback_options=None, buttons=[], group_consecutive_messages=False)
+                                 height="65vh", sanitize_html=True, render_markdown=False, latex_delimiters=[],
+                                 allow_tags=False, feedback_options=None, buttons=[],
+                                 group_consecutive_messages=False)
             box = gr.MultimodalTextbox(elem_id="dg-input", placeholder=self.t("placeholder"), sources=["upload"],
                                        file_types=["image"], file_count="single", show_label=False,
                                        submit_btn=self.t("send"), autofocus=True)
@@ -223,14 +333,15 @@ class ShopWidget:
                 copy_btn = gr.Button(self.t("action_copy"), size="sm", elem_id="dg-copy", min_width=60)
                 new_btn = gr.Button(self.t("new_chat"), size="sm", elem_id="dg-new", min_width=60)
             with gr.Row(visible=False):
-                api_text = gr.Textbox(label="text")
-                api_image = gr.File(label="image", type="filepath")
-                api_session = gr.Textbox(label="session_id")
+                api_text = gr.Textbox(label="text", value="")
+                api_image = gr.File(label="image", type="filepath", value=None, file_types=["image"])
+                api_session = gr.Textbox(label="session_id", value="")
                 api_out = gr.JSON(label="turn")
                 api_btn = gr.Button("ask")
             outs = [chatbot, box, ident, shown, pick]
-            turn = {"concurrency_id": "agent", "concurrency_limit": TURN_CONCURRENCY, "api_visibility": "undocumented",
-                    "show_progress": "minimal"}
+            # Handlers start at once and wait in the TurnGate (which bounds them and answers "busy" politely).
+            turn = {"concurrency_id": "agent", "concurrency_limit": self.settings.ui_queue_size,
+                    "api_visibility": "undocumented", "show_progress": "minimal"}
             box.submit(self.chat, [box, chatbot, ident, shown], outs, api_name="chat", **turn)
             for btn, action in ((ask_btn, "ask"), (similar_btn, "similar"), (copy_btn, "copy")):
                 btn.click(self.act(action), [pick, chatbot, ident, shown], outs, api_name=f"card_{action}", **turn)
@@ -238,8 +349,23 @@ class ShopWidget:
             demo.load(self.on_load, [saved], [ident, saved, chatbot, shown, pick], api_visibility="private")
             ident.change(lambda v: v, [ident], [saved], api_visibility="private")
             api_btn.click(self.ask, [api_text, api_image, api_session], api_out, api_name="ask",
-                          concurrency_id="agent", concurrency_limit=TURN_CONCURRENCY)
-        return demo
+                          concurrency_id="agent", concurrency_limit=self.settings.ui_queue_size)
+        demo.max_threads = self.settings.ui_queue_size + 16  # waiting turns hold a worker thread each
+        confine_file_inputs(demo, self.uploads, str)
+        return demo.queue(default_concurrency_limit=4, max_size=self.settings.ui_queue_size * 2, api_open=False)
+
+
+def _message_parts(message: dict[str, Any] | str | None) -> tuple[str, list[str]]:
+    """(text, file paths) of a MultimodalTextbox value (or plain text); other types count as empty."""
+    if isinstance(message, str):
+        return message, []
+    if not isinstance(message, dict):
+        return "", []
+    text = message.get("text")
+    files = message.get("files") or []
+    paths = [f if isinstance(f, str) else str((f or {}).get("path", "")) for f in files
+             if isinstance(f, str | dict)] if isinstance(files, list) else []
+    return (text if isinstance(text, str) else ""), paths
 
 
 def _public(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -248,10 +374,31 @@ def _public(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def create_app(settings: Settings, agent: Agent, sessions: SessionStore) -> FastAPI:
-    """The FastAPI app: the widget mounted at `settings.ui_root_path` ("/" when empty), with the embedding rules."""
+    """The FastAPI app: the widget mounted at `settings.ui_root_path` ("/" when empty), with the embedding rules.
+
+    Points Gradio's upload folder (``GRADIO_TEMP_DIR``, read by Gradio per request) at ``<home>/uploads/incoming``
+    for this process, and deletes old uploads every `SWEEP_EVERY_S` while the app runs.
+    """
     root = settings.ui_root_path
     origins = list(settings.ui_allowed_origins)
-    app = FastAPI(title="daogou")
+    widget = ShopWidget(settings, agent, sessions)
+    widget.uploads.create()
+    os.environ["GRADIO_TEMP_DIR"] = str(widget.uploads.incoming)  # before any Gradio block is made
+
+    @contextlib.asynccontextmanager
+    async def sweeping(_app: FastAPI) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.to_thread(widget.uploads.sweep)
+                await asyncio.sleep(SWEEP_EVERY_S)
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    app = FastAPI(title="daogou", lifespan=sweeping, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.daogou_widget = widget
     # Gradio leaves CORS to a parent app that configures it: only the listed sites may drive the web component.
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
                        allow_methods=["*"], allow_headers=["*"])
@@ -276,7 +423,10 @@ def create_app(settings: Settings, agent: Agent, sessions: SessionStore) -> Fast
         def to_assets(path: str) -> RedirectResponse:  # the web component preloads its CSS from /assets/ at the host
             return RedirectResponse(f"{root}/assets/{path}")
 
-    widget = ShopWidget(settings, agent, sessions)
-    return gr.mount_gradio_app(app, widget.blocks().queue(default_concurrency_limit=4), path=root or "/",
-                               allowed_paths=[], max_file_size=settings.ui_max_upload_bytes, css=PAGE_CSS,
-                               footer_links=[], show_error=False)
+    app = gr.mount_gradio_app(app, widget.blocks(), path=root or "/", allowed_paths=[],
+                              max_file_size=settings.ui_max_upload_bytes, css=PAGE_CSS, footer_links=[],
+                              show_error=False, run_history=False)
+    app.add_middleware(AccessGuard, api_key=settings.api_key, upload_path=f"{root}/gradio_api/upload",
+                       max_upload_bytes=settings.ui_max_upload_bytes,
+                       uploads=RateLimiter(settings.ui_rate_per_min, settings.ui_rate_burst))
+    return app

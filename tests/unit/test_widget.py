@@ -103,7 +103,7 @@ def test_history_messages_rebuild_cards_and_escape():
     sid = store.ensure_session("web-1")
     store.append_message(sid, "user", "<script>hi</script>")
     store.append_message(sid, "assistant", "为你找到 1 件 <b>", [CARD])
-    msgs = history_messages(store, sid, "zh")
+    msgs = history_messages(store.messages(sid), "zh")
     assert [m["role"] for m in msgs] == ["user", "assistant", "assistant"]
     assert msgs[0]["content"] == "&lt;script&gt;hi&lt;/script&gt;"
     assert 'class="dg-cards"' in msgs[1]["content"] and "<script" not in msgs[1]["content"]
@@ -172,16 +172,26 @@ def test_widget_card_action_names_the_product(shop_widget):
     assert frames[-1][2]  # identity kept
 
 
+def _uploaded(widget, name: str, data: bytes) -> Path:
+    """A file where Gradio's upload route puts it (the widget's incoming folder)."""
+    folder = widget.uploads.incoming / "0123abcd"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return folder / name
+
+
 def test_widget_upload_errors_are_friendly_messages(shop_widget, tmp_path):
     ident = shop_widget.on_load(None)[0]
-    fake = tmp_path / "fake.png"
-    fake.write_text("not a picture")
+    fake = _uploaded(shop_widget, "fake.png", b"not a picture")
     frames = list(shop_widget.chat({"text": "", "files": [str(fake)]}, [], ident, []))
     assert len(frames) == 1 and "打不开" in frames[0][0][-1]["content"]
-    notes = tmp_path / "notes.txt"
-    notes.write_text("x")
+    notes = _uploaded(shop_widget, "notes.txt", b"x")
     frames = list(shop_widget.chat({"text": "找类似的", "files": [{"path": str(notes)}]}, [], ident, []))
     assert "只能上传图片" in frames[0][0][-1]["content"]
+    assert not fake.exists() and not notes.exists()  # used uploads are deleted
+    elsewhere = _png(tmp_path / "elsewhere.png")  # a path that was never uploaded: refused, left alone
+    frames = list(shop_widget.chat({"text": "找类似的", "files": [str(elsewhere)]}, [], ident, []))
+    assert "打不开" in frames[0][0][-1]["content"] and elsewhere.exists()
 
 
 def test_widget_escapes_what_the_shopper_types(shop_widget):
