@@ -24,7 +24,7 @@ SESSIONS_FILE = "sessions.sqlite3"
 EXIT_USAGE = 2  # bad id, or deletion refused for want of confirmation
 
 user_app = typer.Typer(help="Export or delete everything stored about one shopper (sessions, messages, "
-                            "dialogue state, product interactions).", no_args_is_help=True)
+                            "dialogue state, product interactions, photos still on disk).", no_args_is_help=True)
 
 UserIdArg = Annotated[str, typer.Argument(metavar="ID", help="The shopper's user id.")]
 
@@ -107,16 +107,23 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (required when not "
                                       "run from a terminal, e.g. in scripts or CI).")] = False,
 ) -> None:
-    """Erase everything stored about a shopper: sessions, messages, dialogue state and interactions."""
+    """Erase everything stored about a shopper: sessions, messages, dialogue state, interactions and photos."""
+    from daogou.app.uploads import UploadFolder, uploads_root
+
     _check_id(user_id)
-    path = sessions_path(Settings.from_env())
+    settings = Settings.from_env()
+    path = sessions_path(settings)
+    photos = UploadFolder(uploads_root(settings))
     if not path.exists():
-        typer.echo(f"nothing stored about {user_id} (no sessions database yet)")
+        n = photos.purge_user(user_id)
+        typer.echo(f"nothing stored about {user_id} (no sessions database yet)" + (f"; deleted {n} photos" if n
+                                                                                     else ""))
         return
     with _open(path) as store:
         doc = store.export_user(user_id)
         if doc["created"] is None:
-            typer.echo(f"nothing stored about {user_id}")
+            n = photos.purge_user(user_id)
+            typer.echo(f"nothing stored about {user_id}" + (f"; deleted {n} photos" if n else ""))
             return
         if not yes:
             if not _interactive():
@@ -127,8 +134,9 @@ def delete(
                 typer.echo("nothing deleted", err=True)
                 raise typer.Exit(1)
         counts = store.delete_user(user_id)
+    n_photos = photos.purge_user(user_id)
     typer.echo(f"deleted {user_id}: {counts['sessions']} sessions, {counts['messages']} messages, "
-               f"{counts['interactions']} interactions")
+               f"{counts['interactions']} interactions, {n_photos} photo{'s' if n_photos != 1 else ''}")
     if not counts["purged"]:
         typer.secho("warning: another process holds the sessions database open; the deleted rows are zeroed, "
                     "but old copies may stay in its write-ahead log until every process using it has closed it",

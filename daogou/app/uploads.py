@@ -179,15 +179,18 @@ def confine_file_inputs(blocks: Any, folder: UploadFolder, message: Callable[[Up
         block.move_resource_to_block_cache = guarded(block.move_resource_to_block_cache, False)
 
 
-def read_upload(path: str | Path, settings: Settings, lang: str) -> Image.Image:
+def read_upload(path: str | Path, settings: Settings, lang: str, name: str | None = None) -> Image.Image:
     """The uploaded image at `path` (already confined), or `UploadError` with a message for the shopper.
+
+    `name` is the file name the shopper sent (the suffix and the messages use it); default: the path's.
 
     Checked before any pixel is decoded: the file name's type, its size, the format in its header (only
     `UPLOAD_FORMATS`: an EPS renamed .png is refused) and its pixel count (`ui_max_upload_pixels`).
     """
     p = Path(path)
-    if p.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UploadError(render("ui", "upload_bad_type", lang=lang, file=p.name))
+    name = Path(name or p.name).name
+    if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+        raise UploadError(render("ui", "upload_bad_type", lang=lang, file=name))
     try:
         size = p.stat().st_size
     except OSError as e:
@@ -210,6 +213,6 @@ def read_upload(path: str | Path, settings: Settings, lang: str) -> Image.Image:
         raise UploadError(render("ui", "upload_too_many_pixels", lang=lang, width=width, height=height,
                                  limit_mp=f"{max_pixels / 1e6:.0f}"))
     try:
-        return image_from_bytes(data, max_bytes=limit, max_pixels=max_pixels, name=p.name)
+        return image_from_bytes(data, max_bytes=limit, max_pixels=max_pixels, name=name)
     except (ImageError, OSError) as e:
         raise UploadError(render("ui", "upload_unreadable", lang=lang)) from e

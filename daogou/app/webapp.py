@@ -174,7 +174,7 @@ class ShopWidget:
             log.warning("upload refused: %s", type(e).__name__)
             raise UploadError(self.t("upload_unreadable")) from e
         try:
-            return read_upload(claimed, self.settings, self.lang)
+            return read_upload(claimed, self.settings, self.lang, name=Path(path).name)
         finally:
             claimed.unlink(missing_ok=True)
 
@@ -256,14 +256,18 @@ class ShopWidget:
                                "that started them); pass \"\" as session_id to start a new session")
         return user, sid
 
-    def ask(self, text: object, image: str | None = None, session_id: object = "",
+    def ask(self, text: object, image: object = None, session_id: object = "",
             request: gr.Request | None = None) -> Iterator[dict[str, Any]]:
-        """API turn: streams {"session_id", "tool_calls", "products", "text", "done"}; pass session_id back."""
-        if text is None:
-            text = ""
-        if not isinstance(text, str):
-            yield {"error": f"text must be a string, not {type(text).__name__}", "done": True}
+        """API turn: streams {"session_id", "tool_calls", "products", "text", "done"}; pass session_id back.
+
+        Takes the raw API values (the event does not preprocess them), so a wrong type is refused by name rather
+        than turned into text: text a string, image an uploaded file (FileData) or null, session_id a string.
+        """
+        error = _api_type_error(text, image, session_id)
+        if error:
+            yield {"error": error, "done": True}
             return
+        text = _clean(text or "")
         if len(text) > self.settings.ui_max_message_chars:
             yield {"error": f"text of {len(text)} characters is over the limit of "
                             f"{self.settings.ui_max_message_chars}; send a shorter message", "done": True}
@@ -278,7 +282,7 @@ class ShopWidget:
                 img = None
                 if image:
                     try:
-                        img = self._photo(image, user)
+                        img = self._photo(_file_path(image), user)
                     except UploadError as e:
                         yield {"session_id": sid, "error": str(e), "done": True}
                         return
@@ -348,7 +352,7 @@ class ShopWidget:
             new_btn.click(self.new_chat, [ident], [ident, saved, chatbot, shown, pick], api_visibility="private")
             demo.load(self.on_load, [saved], [ident, saved, chatbot, shown, pick], api_visibility="private")
             ident.change(lambda v: v, [ident], [saved], api_visibility="private")
-            api_btn.click(self.ask, [api_text, api_image, api_session], api_out, api_name="ask",
+            api_btn.click(self.ask, [api_text, api_image, api_session], api_out, api_name="ask", preprocess=False,
                           concurrency_id="agent", concurrency_limit=self.settings.ui_queue_size)
         demo.max_threads = self.settings.ui_queue_size + 16  # waiting turns hold a worker thread each
         confine_file_inputs(demo, self.uploads, str)
@@ -358,14 +362,36 @@ class ShopWidget:
 def _message_parts(message: dict[str, Any] | str | None) -> tuple[str, list[str]]:
     """(text, file paths) of a MultimodalTextbox value (or plain text); other types count as empty."""
     if isinstance(message, str):
-        return message, []
+        return _clean(message), []
     if not isinstance(message, dict):
         return "", []
     text = message.get("text")
     files = message.get("files") or []
     paths = [f if isinstance(f, str) else str((f or {}).get("path", "")) for f in files
              if isinstance(f, str | dict)] if isinstance(files, list) else []
-    return (text if isinstance(text, str) else ""), paths
+    return (_clean(text) if isinstance(text, str) else ""), paths
+
+
+def _clean(text: str) -> str:
+    """`text` with lone surrogates (which JSON may carry but UTF-8 cannot) replaced by '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _api_type_error(text: object, image: object, session_id: object) -> str | None:
+    """Why the raw /ask values have the wrong types (naming the field and the fix), or None."""
+    if text is not None and not isinstance(text, str):
+        return f"text must be a string, not {type(text).__name__}"
+    if image is not None and not (isinstance(image, dict) and isinstance(image.get("path"), str)):
+        return (f"image must be an uploaded file or null, not {type(image).__name__}; "
+                "upload it with gradio_client's handle_file(path)")
+    if session_id is not None and not isinstance(session_id, str):
+        return f"session_id must be a string (\"\" starts a session), not {type(session_id).__name__}"
+    return None
+
+
+def _file_path(file_data: object) -> str:
+    """The path of a FileData value (already confined to the upload folder by Gradio's preprocessing)."""
+    return str(file_data["path"]) if isinstance(file_data, dict) else str(file_data)
 
 
 def _public(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def serve_widget(settings: Settings, agent: Agent, sessions: SessionStore | None
     app = create_app(settings, agent, sessions)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}{settings.ui_root_path}/"
