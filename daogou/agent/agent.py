@@ -17,9 +17,9 @@ from PIL import Image
 
 from daogou.agent.grounding import Facts, SentenceGate
 from daogou.agent.policy import ToolCall, choose_tool
+from daogou.agent.reading import Reading, read_rules
 from daogou.agent.runner import ToolOutcome, call_filters, run_tool
 from daogou.agent.state import DialogueState, ShownProduct
-from daogou.agent.understand import Reading, read_turn
 from daogou.prompts import render
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.errors import ToolError
@@ -108,7 +108,7 @@ class Agent:
             yield TurnEvent("token", lead)
             yield TurnEvent("done", TurnResult(lead, [], [], {"total": ms()}, state.lang, trace))
             return
-        reading = read_turn(text, state, self.index.vocabulary)
+        reading = read_rules(text, state, self.index)
         state.lang = reading.lang
         state.turns += 1
         state.user_numbers += [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
@@ -146,8 +146,7 @@ class Agent:
         yield TurnEvent("done", result)
 
     # -- state -----------------------------------------------------------------------------------
-    @staticmethod
-    def _update_state(state: DialogueState, reading: Reading, call: ToolCall, outcome: ToolOutcome) -> None:
+    def _update_state(self, state: DialogueState, reading: Reading, call: ToolCall, outcome: ToolOutcome) -> None:
         shown = [ShownProduct(id=c.id, title=c.title, price=c.price, brand=c.brand, category=c.category,
                               attributes=c.attributes) for c in outcome.cards]
         state.last_tool = call.name
@@ -156,13 +155,14 @@ class Agent:
         state.remember(shown, as_list=as_list)
         if call.name in ("search_catalog",) and not outcome.error:
             state.query = call.args.get("query", state.query) or state.query
+            state.kinds = list(reading.kinds) if reading.intent == "search" else state.kinds
             state.filters = reading.filters
             if len(shown) == 1:
                 state.interactions.append((shown[0].id, "viewed"))  # asked for by name and looked at
         anchor = None
         if call.name == "similar_products" and call.args.get("product_id") and not outcome.error:
             anchor = call.args["product_id"]
-            state.filters = call_filters(call.args)  # refinements revise these ("300以内", "in black")
+            state.filters = call_filters(self.index, call.args)  # refinements revise these ("300以内", "in black")
         elif call.name == "search_catalog" and call.args.get("image") and shown:
             anchor = shown[0].id  # the nearest product to the photo stands for it in refinements
             state.filters = reading.parsed.filters

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from daogou.agent.reading import Reading
 from daogou.agent.state import DialogueState
-from daogou.agent.understand import Reading
 from daogou.ingest.filters import Filters
 
 __all__ = ["ToolCall", "choose_tool", "copy_style", "filters_to_args"]
@@ -83,6 +83,12 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
             args["keywords"] = list(reading.keywords)
         if reading.cheapest:
             args["sort"] = "price"
+        if reading.kinds:
+            args["kinds"] = list(reading.kinds)
+        if reading.specs:
+            args["specs"] = [s.raw for s in reading.specs]
+        if reading.missing:
+            args["missing"] = reading.missing
         price_now = reading.parsed.filters.price_min is not None or reading.parsed.filters.price_max is not None \
             or any(n.startswith(("cheaper than", "pricier than")) for n in reading.notes)
         return ToolCall(name, args, recent=("price",) if price_now else ())
@@ -111,6 +117,8 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
         args["question"] = reading.question or reading.parsed.text
         if len(reading.refs) > 1:
             args = {"product_ids": list(reading.refs), "question": args["question"]}
+        if reading.which:
+            args["which"] = reading.which
     if name == "write_copy":
         low = reading.parsed.text.lower()
         lang = "zh" if re.search(r"中文|chinese", low) else "en" if re.search(r"英文|english", low) else reading.lang

@@ -127,7 +127,7 @@ def search(
 ) -> None:
     """Hybrid search (BM25 + e5 + image) with prices, colours, sizes, categories and brands read from the query
     as hard filters. When nothing meets them, the nearest products are shown and labelled as such."""
-    from daogou.agent.understand import detect_lang
+    from daogou.agent.reading import detect_lang
     from daogou.ingest.images import ImageError, open_image
     from daogou.ingest.store import StoreError, open_store
     from daogou.tools.catalog_index import CatalogIndex
@@ -263,7 +263,7 @@ def chat(
     Conversations (history, dialogue state) are kept in $DAOGOU_HOME/sessions.sqlite3, whatever --store says,
     where `daogou serve` and `daogou user export|delete` find them too.
     """
-    from daogou.agent.understand import detect_lang
+    from daogou.agent.reading import detect_lang
     from daogou.app.conversation import ChatSession
     from daogou.ingest.images import ImageError, open_image
 

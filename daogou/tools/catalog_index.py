@@ -107,6 +107,10 @@ class CatalogIndex:
         np.savez(tmp, meta=np.array(json.dumps(state, ensure_ascii=False)), **arrays)
         tmp.replace(path)
 
+    def title_of(self, i: int) -> str:
+        """The title of the product at position `i` of `ids`."""
+        return str(self.meta[i].get("title", ""))
+
     def __len__(self) -> int:
         return len(self.ids)
 

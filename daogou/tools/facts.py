@@ -169,7 +169,16 @@ CONCEPTS: tuple[Concept, ...] = (
             ("重量", "净重", "weight")),
     Concept("origin", ("产地", "哪里产", "哪产", "哪里生产", "原产", "origin", "made in", "where is it made"),
             ("产地", "原产地", "origin")),
-    Concept("warranty", ("保修", "质保", "warranty", "guarantee"), ("保修", "质保", "warranty")),
+    Concept("warranty", ("保修", "质保", "包修", "保修期", "质保期", "售后", "保障", "warranty", "guarantee",
+                         "guaranteed"), ("保修", "质保", "包修", "售后", "warranty", "guarantee")),
+    Concept("installation", ("安装", "安装费", "装机", "上门安装", "install", "installation", "installed", "assembly",
+                             "assemble", "set up"), ("安装", "安装费", "installation", "assembly")),
+    Concept("delivery", ("配送", "发货", "运费", "包邮", "送货", "快递", "几天到", "shipping", "ship", "ships",
+                         "delivery", "deliver"), ("配送", "发货", "运费", "shipping", "delivery")),
+    Concept("returns", ("退货", "退换", "换货", "无理由", "退款", "return", "returns", "refund", "exchange"),
+            ("退货", "退换", "return", "returns")),
+    Concept("power", ("功率", "多少瓦", "几瓦", "耗电", "power", "wattage", "watts"), ("功率", "power", "wattage")),
+    Concept("energy", ("能效", "能耗", "省电", "energy", "efficiency"), ("能效", "能效等级", "energy")),
     Concept("battery", ("续航", "电池", "待机", "battery"), ("续航", "电池", "battery")),
     Concept("shelf_life", ("保质期", "过期", "能放多久", "shelf life", "expiry", "expire"), ("保质期", "shelf life")),
     Concept("suitable", ("适用", "适合", "suitable", "suit", "for whom"), ("适用", "适用人群", "适用场景")),
@@ -258,6 +267,8 @@ def _topics(q: str, sizes: list[str], colours: list[str]) -> list[str]:
     if any(not generic for _, _, generic in hits):
         hits = [h for h in hits if not h[2]]  # "How big is the battery?" asks about the battery, not any size
     names = [n for _, n, _ in sorted(hits)]
+    if "price" in names and len(names) > 1:
+        names.remove("price")  # "安装费多少钱", "how much is shipping": the price of that, not of the product
     for extra, asked in (("size", sizes), ("color", colours)):
         if asked and extra not in names:
             names.append(extra)
@@ -343,9 +354,18 @@ def _keyword_groups(q: str, title: str, topics: list[str], sizes: list[str],
     return groups, n_named
 
 
+_CLAUSE_END = re.compile(r"(?<=[，,：:])|(?=【)")
+LONG_SENTENCE = 60  # a description sentence longer than this is read clause by clause
+
+
 def _passages(p: Product) -> list[tuple[str, str]]:
     units = [("title", p.title)] + [("tags", t) for t in p.tags]
-    units += [("description", s.strip()) for s in _SENTENCE_END.split(p.description) if s.strip()]
+    for sentence in _SENTENCE_END.split(p.description):
+        sentence = sentence.strip()
+        if len(sentence) > LONG_SENTENCE:  # "【安装说明】…，基础安装费150元（含挂架），辅材另计。": its clauses
+            units += [("description", c.strip(" ，,")) for c in _CLAUSE_END.split(sentence) if len(c.strip(" ，,")) > 1]
+        elif sentence:
+            units.append(("description", sentence))
     return units
 
 

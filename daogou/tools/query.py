@@ -13,8 +13,8 @@ from daogou.ingest.filters import Filters
 from daogou.ingest.vocab import colors_in_text
 from daogou.tools.vocabulary import Vocabulary, name_index, title_terms
 
-__all__ = ["CATEGORY_ALIASES", "ParsedQuery", "Vocabulary", "name_index", "parse_price", "parse_query",
-           "title_terms"]
+__all__ = ["AROUND", "CATEGORY_ALIASES", "SPEC_UNITS", "ParsedQuery", "Spec", "Vocabulary", "catalog_colors",
+           "category_aliases", "name_index", "parse_price", "parse_query", "specs_in_text", "title_terms"]
 
 # Category words shoppers use -> the demo/common catalog category they mean. Only categories that the
 # catalog actually holds are ever used as filters (see Vocabulary).
@@ -34,16 +34,34 @@ CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
            "cat food", "dog", "dogs", "cat", "cats", "puppy", "kitten"),
 }
 
+AROUND = (0.7, 1.2)  # "around 50" reads as 35-60
+
+_CATEGORY_GROUPS = tuple(frozenset((canon.lower(), *aliases)) for canon, aliases in CATEGORY_ALIASES.items())
+
+
+def category_aliases(category: str) -> tuple[str, ...]:
+    """The words shoppers use for a catalog category: its own name, and the common words of its group
+    ("Clothing" -> clothing, clothes, apparel, 服装, 衣服), whatever language the catalog writes it in."""
+    low = category.strip().lower()
+    out = [low]
+    for group in _CATEGORY_GROUPS:
+        if low in group:
+            out += sorted(group)
+    return tuple(dict.fromkeys(out))
+
+
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
               "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _NUM = r"(\d+(?:\.\d+)?\s*[kKwW千万]?|[零〇一二两三四五六七八九十百千万]+)"
-_CUR = r"\s*(?:元|块钱|块|rmb|cny|yuan|kuai)?"
-_PRE = r"(?:[¥￥$]\s*)?"
+_CUR = r"\s*(?:元|块钱|块|美元|美金|刀|欧元|英镑|rmb|cny|yuan|kuai|usd|dollars?|bucks|eur|euros?|gbp|pounds?|quid)?"
+_PRE = r"(?:(?:[¥￥$€£]|us\$|usd|rmb|cny)\s*)?"
 _PRICE_PATTERNS: list[tuple[str, str]] = [
     ("range", rf"{_PRE}{_NUM}{_CUR}\s*(?:-|~|～|—|到|至|to)\s*{_PRE}{_NUM}{_CUR}"),
     ("range", rf"(?:between|from)\s*{_PRE}{_NUM}{_CUR}\s*(?:and|to|-)\s*{_PRE}{_NUM}{_CUR}"),
     ("range", rf"(?:介于|在){_NUM}{_CUR}\s*(?:和|与)\s*{_NUM}{_CUR}\s*之间"),
+    ("around", rf"(?:around|about|approximately|approx\.?|roughly|circa|~|大概|大约|差不多)\s*{_PRE}{_NUM}{_CUR}"),
+    ("around", rf"{_PRE}{_NUM}{_CUR}\s*(?:左右|上下|or so|ish)"),
     ("max", rf"{_PRE}{_NUM}{_CUR}\s*(?:以内|以下|之内|内|之下|封顶)"),
     ("max", rf"(?:加到|提到|放宽到|提高到|涨到|raise (?:it )?to|increase (?:it )?to|stretch to|"
             rf"不要超过|别超过|不能超过|不要高于|nothing (?:over|above|more than)|not (?:over|above|more than)|"
@@ -67,6 +85,63 @@ _WATERPROOF = re.compile(r"(?<!不)防水|waterproof|water-proof|water resistant
 _IN_STOCK = re.compile(r"(有货|现货|有库存|马上发货|现在就能买|能马上买|in stock|available now|order (it )?today|"
                        r"buy (it )?(right )?now|ships? today|can order|available today)", re.I)
 _NEGATION = r"(?:不要|不想要|别|除了|排除|不是|not|no|except|without|other than)\s*(?:made by |from |by |the |any )?"
+
+
+# Units a shopper states a spec in, each with the ways catalogs write it (lower case). A number glued to one of
+# these in the shopper's words ("60升", "16oz", "65W") must appear with the same unit in the product's own text.
+SPEC_UNITS: dict[str, tuple[str, ...]] = {
+    "L": ("升", "l", "litre", "liter", "litres", "liters"),
+    "ml": ("毫升", "ml"),
+    "W": ("瓦", "w", "watt", "watts"),
+    "kW": ("千瓦", "kw"),
+    "GB": ("gb", "g"),
+    "TB": ("tb", "t"),
+    "mAh": ("毫安", "mah"),
+    "inch": ("寸", "英寸", "inch", "inches", "in", '"', "″"),
+    "kg": ("公斤", "千克", "kg"),
+    "g": ("克", "g"),
+    "cm": ("厘米", "cm"),
+    "mm": ("毫米", "mm"),
+    "oz": ("盎司", "oz", "ounce", "ounces"),
+    "hp": ("匹",),
+    "cup": ("cup", "cups", "杯"),
+    "pcs": ("pcs", "pieces", "piece", "片", "块装"),
+}
+_SPEC_IN_QUERY = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s?(-?)(升|毫升|千瓦|瓦|毫安|英寸|寸|公斤|千克|"
+                            r"厘米|毫米|盎司|匹|litres?|liters?|ml|kw|watts?|gb|tb|mah|inch(?:es)?|kg|cm|mm|oz|ounces?|cups?|pcs|l|w)"
+                            r"(?![a-z])", re.I)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A measured property the shopper asked for: 60 L, 16 oz, 65 W."""
+
+    value: float
+    unit: str  # a key of SPEC_UNITS
+    raw: str  # as the shopper wrote it ("60升")
+
+    def label(self) -> str:
+        """How the spec is shown ("60L", "16oz")."""
+        return f"{self.value:g}{self.unit}"
+
+    def found_in(self, text: str) -> bool:
+        """Whether `text` (a product's title or attributes) states this value in this unit."""
+        aliases = sorted(SPEC_UNITS[self.unit], key=len, reverse=True)
+        unit = "|".join(re.escape(a) for a in aliases)
+        num = re.escape(f"{self.value:g}")
+        return re.search(rf"(?<![\d.]){num}(?:\.0+)?\s?-?(?:{unit})(?![a-z])", text.lower()) is not None
+
+
+def specs_in_text(text: str) -> list[Spec]:
+    """Specs stated in a shopper's words: "60升的电热水器" -> [60 L]; "a 12-cup coffee maker" -> [12 cup]."""
+    out = []
+    for m in _SPEC_IN_QUERY.finditer(text):
+        word = m.group(3).lower()
+        unit = next((u for u, aliases in SPEC_UNITS.items() if word in aliases or word.rstrip("s") in aliases), None)
+        if unit is None or (unit == "inch" and word == "in"):
+            continue
+        out.append(Spec(float(m.group(1)), unit, m.group(0).strip()))
+    return out
 
 
 @dataclass(frozen=True)
@@ -121,6 +196,8 @@ def parse_price(text: str) -> tuple[float | None, float | None, list[str]]:
                 low, high = a, b
             elif kind == "max":
                 high = nums[0]
+            elif kind == "around":  # "around $50": a band about the amount, more room below than above
+                low, high = round(nums[0] * AROUND[0], 2), round(nums[0] * AROUND[1], 2)
             elif kind == "min":
                 low = nums[0]
             phrases.append(text[m.start():m.end()])
@@ -130,15 +207,58 @@ def parse_price(text: str) -> tuple[float | None, float | None, list[str]]:
     return low, high, phrases
 
 
+# English colour words that more often name a thing ("coffee maker", "gold ring", "orange juice", "cream"):
+# a colour only when the catalog writes it as a colour value, or the shopper says "coffee colour"
+_AMBIGUOUS_COLOURS = ("coffee", "cream", "camel", "olive", "gold", "golden", "silver", "orange", "khaki", "navy",
+                      "wine", "chocolate", "rose", "coral", "mint", "ivory", "charcoal", "sand", "stone")
+
+
+def catalog_colors(text: str, vocab: Vocabulary) -> list[str]:
+    """Canonical colours the shopper asks for, as far as this catalog can filter by them.
+
+    A catalog that records no colours gets no colour filter (the words stay in the search text). An ambiguous
+    English word counts only when the catalog writes it as a colour value, or the text says "X colour", and
+    never when it starts a phrase of the catalog's titles ("coffee maker", "coffee table").
+    """
+    if vocab.product_count and not vocab.colors:
+        return []
+    low = text.lower()
+    out = []
+    for canon in colors_in_text(text):
+        words = [w for w in _AMBIGUOUS_COLOURS if re.search(rf"(?<![a-z]){w}(?![a-z])", low)]
+        if words and all(_thing_not_colour(w, low, vocab) for w in words) and _only_from(canon, words, low):
+            continue
+        out.append(canon)
+    return out
+
+
+def _thing_not_colour(word: str, low: str, vocab: Vocabulary) -> bool:
+    if re.search(rf"(?<![a-z]){word}[- ]?(colou?r|colou?red|tone)\b", low):
+        return False
+    nxt = re.search(rf"(?<![a-z]){word}\s+([a-z]{{3,}})", low)
+    if nxt and f"{word} {nxt.group(1).rstrip('s')}" in vocab.title_terms:
+        return True  # "coffee maker", "gold chain": the catalog's own phrase
+    return word not in vocab.color_words if vocab.product_count else False
+
+
+def _only_from(canon: str, words: list[str], low: str) -> bool:
+    """Whether colour `canon` is read only from ambiguous words (not also from a plain colour word)."""
+    masked = low
+    for w in words:
+        masked = re.sub(rf"(?<![a-z]){w}(?![a-z])", " ", masked)
+    return canon not in colors_in_text(masked)
+
+
 def _categories(text: str, vocab: Vocabulary) -> list[str]:
     """The category named last: a compound names its head last ("运动鞋" is shoes, "sports shoes" too)."""
     t = text.lower()
-    best: tuple[tuple[int, int], str] | None = None
+    best: tuple[tuple[int, int, bool], str] | None = None
     for cat in sorted(vocab.categories):
-        for alias in (cat.lower(), *CATEGORY_ALIASES.get(cat, ())):
+        for alias in category_aliases(cat):
             pattern = rf"(?<![a-z]){re.escape(alias)}(?![a-z])" if re.search(r"[a-z]", alias) else re.escape(alias)
             for m in re.finditer(pattern, t):
-                key = (m.end(), len(alias))  # the last-ending mention; at a tie the longer ("dog food" > "food")
+                # the last-ending mention; at a tie the longer ("dog food" > "food"), then the category's own name
+                key = (m.end(), len(alias), alias == cat.lower())
                 if best is None or key > best[0]:
                     best = (key, cat)
     return [best[1]] if best else []
@@ -188,7 +308,7 @@ def parse_query(text: str, vocab: Vocabulary | None = None) -> ParsedQuery:
     rest = text
     for phrase in price_phrases:
         rest = rest.replace(phrase, " ")
-    colors = colors_in_text(rest)
+    colors = catalog_colors(rest, vocab)
     categories = _categories(rest, vocab)
     brands, excluded = _brands(rest, vocab)
     sizes = _sizes(rest)

@@ -26,6 +26,10 @@ MAX_KINDS = 120  # kinds listed for the model and for "what do you sell"
 MAX_VALUES_PER_KEY = 60  # distinct values kept per attribute key
 _EN_MODIFIER = re.compile(r"\s+(for|in|with|under|below|over|from|by|at|around|within|that|which|who|so|because|"
                           r"nothing|not|no|but|please|to)\b.*$", re.I | re.S)
+_PARTICLES = re.compile(r"[吗呢吧啊呀的了么嘛]+$")  # sentence-final particles after a Chinese kind ("热水器吗")
+# words that are never the head of a product phrase: sizes and the like ("black t-shirts, I'm a medium")
+_NOT_HEADS = frozenset({"small", "medium", "large", "size", "xl", "xxl", "xs", "extra", "one", "new", "please",
+                        "thanks", "hello", "today", "now", "cheap", "cheaper", "best", "good", "nice"})
 _STOPWORDS = frozenset({"for", "with", "and", "the", "from", "into", "your", "our", "you", "this", "that", "set",
                         "new", "one", "all", "any", "some", "need", "want", "like", "love", "get", "got", "have"})
 _TITLE_FILLER = frozenset({"pack", "pcs", "piece", "pieces", "inch", "cup", "cups", "count", "size", "pair",
@@ -131,12 +135,19 @@ class Vocabulary:
     kinds: tuple[str, ...] = ()  # kinds of product the shop sells, most common first (categories, tags, types)
     tags: frozenset[str] = frozenset()
     product_count: int = 0
+    scripts: dict[str, int] = field(default_factory=dict)  # "cjk" / "latin" -> titles written (partly) in it
 
     # -- what the catalog holds -------------------------------------------------------------------
     @property
     def currency(self) -> str:
         """The shop's main currency: the one most products are priced in (CNY for an empty catalog)."""
         return max(self.currencies.items(), key=lambda kv: (kv[1], kv[0]))[0] if self.currencies else "CNY"
+
+    def writes_in(self, text: str) -> bool:
+        """Whether the catalog's titles are written in the script of `text` (at least a fifth of them), so that a
+        word missing from every title is really not sold, and not just said in another language."""
+        script = "cjk" if any(_is_cjk(ch) for ch in text) else "latin"
+        return self.scripts.get(script, 0) * 5 >= max(self.product_count, 1)
 
     def has_term(self, term: str) -> bool:
         """Whether a word or phrase occurs in some product title (a CJK bigram of it, or its Latin words)."""
@@ -182,8 +193,11 @@ class Vocabulary:
         return bool(self.product_terms(words))
 
     def product_terms(self, words: str) -> set[str]:
-        """The title terms (CJK bigrams, Latin words) that `words` contain; colour words are not kinds of product."""
-        return title_terms([strip_colors(words)]) & self.title_terms
+        """The title terms (CJK bigrams, Latin words and word pairs) that `words` contain. A colour word alone is not
+        a kind of product, but a title's own phrase that starts with one is ("coffee maker", "gold necklace")."""
+        plain = title_terms([strip_colors(words)])
+        pairs = {t for t in title_terms([words]) if " " in t}
+        return (plain | pairs) & self.title_terms
 
     def head_term(self, words: str) -> str | None:
         """The last title term in `words`: the head noun of a product phrase ("无线耳机" -> "耳机").
@@ -198,10 +212,31 @@ class Vocabulary:
         t = re.sub(r"\s+", " ", t)
         best: tuple[int, str] | None = None
         for term in self.product_terms(words):
+            if term in _NOT_HEADS or term.split()[-1] in _NOT_HEADS:
+                continue
             pos = t.rfind(term)
             if best is None or pos + len(term) > best[0] or (pos + len(term) == best[0] and len(term) > len(best[1])):
                 best = (pos + len(term), term)
         return best[1] if best else None
+
+    def kind_phrase(self, words: str) -> str | None:
+        """The kind of product `words` name, as this catalog's titles write it: "60升的电热水器" -> "电热水器",
+        "有没有燃气热水器" -> "燃气热水器", "coffee makers under 100" -> "coffee maker"; None when the titles hold none.
+
+        Chinese names its head last: the longest tail of the last Chinese run whose every character pair occurs
+        in some title. English: `head_term`.
+        """
+        text = strip_colors(words)
+        cjk = [m for m in re.finditer(r"[\u3400-\u9fff]{2,}", text) if len(_PARTICLES.sub("", m.group())) >= 2]
+        latin = list(re.finditer(r"[a-z]{3,}", text))
+        if cjk and (not latin or cjk[-1].end() > latin[-1].end()):
+            for run in reversed(cjk):
+                r = _PARTICLES.sub("", run.group())
+                for i in range(len(r) - 1):
+                    tail = r[i:]
+                    if all(tail[j:j + 2] in self.title_terms for j in range(len(tail) - 1)):
+                        return tail
+        return self.head_term(words)
 
     # -- persistence ------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -232,7 +267,7 @@ class Vocabulary:
                 values[f.name] = {k: tuple((str(a), str(b)) for a, b in v) for k, v in raw.items()}
             elif f.name == "attribute_values":
                 values[f.name] = {k: tuple(v) for k, v in raw.items()}
-            elif f.name in ("currencies",):
+            elif f.name in ("currencies", "scripts"):
                 values[f.name] = {str(k): int(v) for k, v in raw.items()}
             elif f.name == "product_count":
                 values[f.name] = int(raw)
@@ -264,7 +299,10 @@ def build_vocabulary(ids: Sequence[str], titles: Sequence[str], metas: Sequence[
     currencies: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     tags: Counter[str] = Counter()
+    scripts: Counter[str] = Counter()
     for title, meta in zip(titles, metas, strict=True):
+        scripts.update(k for k, hit in (("cjk", any(_is_cjk(ch) for ch in title)),
+                                        ("latin", re.search(r"[A-Za-z]{3,}", title))) if hit)
         if meta.get("category"):
             categories[meta["category"]] += 1
         if meta.get("brand"):
@@ -299,4 +337,5 @@ def build_vocabulary(ids: Sequence[str], titles: Sequence[str], metas: Sequence[
         sizes=frozenset(sizes), attribute_keys=tuple(k for k, _ in keys.most_common()),
         attribute_values={k: tuple(v) for k, v in values.items()}, currencies=dict(currencies),
         kinds=tuple(k for k, _ in kinds.most_common(MAX_KINDS)), tags=frozenset(tags), product_count=len(ids),
+        scripts=dict(scripts),
     )

@@ -57,3 +57,26 @@ def load_catalog(store: ProductStore, settings: Settings, folder: Path, rows: li
     if not report.ok or report.written != len(rows):
         raise RuntimeError(f"test catalog did not load: {report.summary()}")
     return CatalogIndex(store).refresh()
+
+
+class VocabularyIndex:
+    """The part of a CatalogIndex that reading a turn uses, over a fixed vocabulary and id list (no store)."""
+
+    def __init__(self, vocabulary, ids=(), titles=None) -> None:  # noqa: ANN001
+        import numpy as np
+
+        self.vocabulary = vocabulary
+        self.ids = list(ids)
+        self.pos = {pid: i for i, pid in enumerate(self.ids)}
+        self._titles = dict(titles or {})
+        self._np = np
+
+    def lexical_scores(self, text: str):  # noqa: ANN201
+        """Share of the text's Latin words and CJK characters each title holds (a crude stand-in for BM25)."""
+        words = set(text.lower().split()) | {ch for ch in text if "\u3400" <= ch <= "\u9fff"}
+        out = [len(words & (set(self._titles.get(pid, "").lower().split())
+                            | set(self._titles.get(pid, "")))) / max(len(words), 1) for pid in self.ids]
+        return self._np.array(out, dtype=float)
+
+    def title_of(self, i: int) -> str:
+        return self._titles.get(self.ids[i], "")

@@ -165,8 +165,8 @@ def test_stream_chunks_add_up_to_the_invoke_output(chat_model: LocalChatModel) -
 def test_llm_proposer_gives_a_schema_valid_tool_call_that_policy_checks(llm: LocalLLM) -> None:
     from daogou.agent.policy import choose_tool
     from daogou.agent.proposer import LLMProposer
+    from daogou.agent.reading import read_turn
     from daogou.agent.state import DialogueState, ShownProduct
-    from daogou.agent.understand import read_turn
     from daogou.tools.query import Vocabulary
 
     proposer = LLMProposer(llm, None)  # the index is only captured by the tools, never used to decide

@@ -213,10 +213,11 @@ def test_card_line_uses_the_catalogs_currency() -> None:
 
 def test_the_found_lead_names_the_catalogs_currency() -> None:
     from daogou.prompts import render
+    from daogou.tools.facts import price_text
 
-    assert render("messages", "found", lang="en", n=1, cond="", top="Tee", price="19.99", currency="USD") == \
-        'Here is 1 product; the top pick is "Tee" at 19.99 USD.'
-    assert render("messages", "found", lang="zh", n=1, cond="", top="Tee", price="19.99", currency="EUR") == \
-        "为你找到 1 件商品，排第一的是「Tee」，19.99 EUR。"
-    cny = render("messages", "found", lang="zh", n=1, cond="", top="裙", price="199", currency="CNY")
-    assert cny.endswith("199元。")
+    def lead(lang: str, price: float, currency: str) -> str:
+        return render("messages", "found", lang=lang, n=1, cond="", top="Tee", price=price_text(price, currency, lang))
+
+    assert lead("en", 19.99, "USD") == 'Here is 1 product; the top pick is "Tee" at $19.99.'
+    assert lead("zh", 19.99, "EUR") == "为你找到 1 件商品，排第一的是「Tee」，€19.99。"
+    assert lead("zh", 199, "CNY").endswith("199元。")

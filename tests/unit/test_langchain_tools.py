@@ -7,7 +7,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from daogou.tools.details import AnswerResult, ComparisonResult
 from daogou.tools.langchain_tools import TOOL_NAMES, ToolContext, build_tools
 from daogou.tools.recommend import Interaction
-from daogou.tools.search import SearchResult
+from daogou.tools.catalog_search import CatalogSearch
 from tests.fakes.catalog import SHOP_ROWS, load_catalog
 
 
@@ -30,9 +30,9 @@ def call(tool, **args):
 def test_all_tools_and_their_required_arguments(tools):
     assert tuple(tools) == TOOL_NAMES
     required = {n: convert_to_openai_tool(t)["function"]["parameters"].get("required", []) for n, t in tools.items()}
-    assert required == {"search_catalog": ["query"], "similar_products": ["product_id"], "recommend_for_user": [],
+    assert required == {"search_catalog": [], "similar_products": ["product_id"], "recommend_for_user": [],
                         "product_details": ["product_ids"], "compare_products": ["product_ids"],
-                        "answer_about_product": ["product_id", "question"], "write_copy": ["product_id"]}
+                        "answer_about_product": ["question"], "write_copy": ["product_id"]}
     compare = convert_to_openai_tool(tools["compare_products"])["function"]["parameters"]["properties"]
     assert compare["product_ids"]["minItems"] == 2 and compare["product_ids"]["maxItems"] == 5
     assert all(t.description for t in tools.values())
@@ -40,15 +40,15 @@ def test_all_tools_and_their_required_arguments(tools):
 
 def test_search_catalog_maps_filters_and_returns_cards_as_artifact(tools):
     msg = call(tools["search_catalog"], query="连衣裙", price_max=300, color="red", category="clothes")
-    assert msg.status == "success" and isinstance(msg.artifact, SearchResult)
+    assert msg.status == "success" and isinstance(msg.artifact, CatalogSearch)
     assert [c.id for c in msg.artifact.cards] == ["D1", "D2"]
-    assert msg.artifact.filters.colors == ("红色",) and msg.artifact.filters.categories == ("服装",)
+    assert msg.artifact.result.filters.colors == ("红色",) and msg.artifact.result.filters.categories == ("服装",)
     assert msg.content.splitlines()[1].startswith("D1 红色碎花连衣裙 | 199元 | 云裳")
 
 
 def test_search_brand_matches_case_insensitively(tools):
     msg = call(tools["search_catalog"], query="跑鞋", brand="nike")
-    assert msg.artifact.filters.brands == ("Nike",)
+    assert msg.artifact.result.filters.brands == ("Nike",)
 
 
 @pytest.mark.parametrize(("args", "expected"), [

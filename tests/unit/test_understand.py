@@ -1,10 +1,16 @@
 import pytest
 
+from daogou.agent.reading import detect_lang, read_rules
 from daogou.agent.state import DialogueState, ShownProduct
-from daogou.agent.understand import detect_lang, read_turn
 from daogou.tools.query import Vocabulary
+from tests.fakes.catalog import VocabularyIndex
 
 VOCAB = Vocabulary(categories=frozenset(["服装", "鞋靴", "数码"]), brands=frozenset(["云裳 Yunshang", "Nike"]))
+INDEX = VocabularyIndex(VOCAB, ids=["P1", "P2", "P3"])
+
+
+def read_turn(text: str, state: DialogueState, vocab: Vocabulary):  # noqa: ANN201
+    return read_rules(text, state, INDEX)
 
 
 def _state() -> DialogueState:

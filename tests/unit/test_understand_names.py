@@ -1,10 +1,11 @@
 """Products named in full, follow-up questions, "which one", small talk that closes, "cheapest", "有X的吗"."""
 
 from daogou.agent.policy import choose_tool
+from daogou.agent.reading import read_rules
 from daogou.agent.state import DialogueState, ShownProduct
-from daogou.agent.understand import read_turn
 from daogou.ingest.filters import Filters
 from daogou.tools.query import Vocabulary, name_index, title_terms
+from tests.fakes.catalog import VocabularyIndex
 
 TITLES = {
     "P1": "灰色轻薄手机 256GB / Grey slim phone 256GB",
@@ -18,6 +19,11 @@ TITLES = {
 }
 VOCAB = Vocabulary(categories=frozenset(["数码", "食品", "服装", "鞋靴"]),
                    title_terms=title_terms(list(TITLES.values())), names=name_index(list(TITLES.items())))
+INDEX = VocabularyIndex(VOCAB, ids=list(TITLES), titles=TITLES)
+
+
+def read_turn(text: str, state: DialogueState, vocab: Vocabulary):  # noqa: ANN201
+    return read_rules(text, state, INDEX)
 
 
 def _seen(*ids: str) -> dict[str, ShownProduct]:

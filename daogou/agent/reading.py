@@ -1,7 +1,10 @@
-"""Deterministic reading of a shopper's turn: language, intent cues, product references and refinements.
+"""The typed reading of a shopper's turn, and the deterministic reader that checks every other reading.
 
-This is the "code disposes" half of the agent: what the shopper actually said, checked against the state.
-The LLM's tool proposal is compared with it (see `daogou.agent.policy`), never trusted blindly.
+`read_rules(text, state, index)` reads language, intent cues, product references (ids of any shape, looked up
+in the catalog; ordinals; "it"; product names spelled out), constraints (prices, colours and sizes the catalog
+can filter by, specs such as "60升") and refinements. It is the fallback with no model (`--no-llm`) and the
+checker of the model's reading (`daogou.agent.model_reading`): everything the model proposes is compared with
+what the shopper actually said, and with what the catalog holds.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from dataclasses import dataclass, field
 
 from daogou.agent.state import DialogueState
 from daogou.ingest.filters import Filters
-from daogou.ingest.vocab import colors_in_text
-from daogou.tools.query import ParsedQuery, Vocabulary, parse_query, title_terms
+from daogou.ingest.vocab import colors_in_text, strip_colors
+from daogou.prompts import load_prompts
+from daogou.tools.catalog_index import CatalogIndex
+from daogou.tools.query import ParsedQuery, Spec, parse_query, specs_in_text
+from daogou.tools.vocabulary import Vocabulary, title_terms
 
-__all__ = ["Reading", "detect_lang", "read_turn"]
+__all__ = ["Reading", "detect_lang", "ids_in_text", "read_rules"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -77,7 +83,8 @@ _BOTH = re.compile(r"(这两个|这两款|这两件|前两个|前两款|两个�
 _THREE = re.compile(r"(这三个|前三个|这三款|all three|these three)", re.I)
 _PRONOUN = re.compile(r"(它|这件|这个|这款|那件|那个|那款|这双|那双|这本|这台|该商品|this one|that one|\bit\b|\bthis\b|"
                       r"\bthat\b)", re.I)
-_PRODUCT_ID = re.compile(r"\b([A-Z]{1,3}\d{3,6})\b")
+# tokens that may be a product id: letters, digits and - _ . / with at least one digit ("SKU-1092", "100042754736")
+_ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-./])([A-Za-z0-9][A-Za-z0-9_\-./]*\d[A-Za-z0-9_\-./]*)(?![A-Za-z0-9_\-])")
 # A question about a thing (not "do you have X?"): what lets a product named in full become the thing asked about.
 _WH = re.compile(r"(多久|多少|多大|多重|多长|多宽|多高|几|什么|怎么|如何|是否|哪|^\s*(how|what|which|is|are|does|can|will)\b|"
                  r"\b(how|what|which)\b)", re.I)
@@ -87,6 +94,17 @@ _WHICH = re.compile(r"(哪个|哪款|哪一个|哪一款|哪件|哪双|哪台|wh
 _ELLIPSIS = re.compile(r"^\s*(那|那么|还有)?.{2,40}(呢|怎么样)[?？]?\s*$|^\s*(what|how) about\b|^\s*and (the|that)\b",
                        re.I)
 _CHEAPEST = re.compile(r"(最便宜|最实惠|价格最低|最低价|cheapest|least expensive|lowest[- ]priced?)", re.I)
+_SELL = re.compile(r"(有没有|有卖|卖不卖|有.{1,12}[吗么]|do you (have|sell|carry|stock)|have you got|is there|"
+                   r"are there|any .{1,30}\?)", re.I)
+_DEAREST = re.compile(r"(最贵|价格最高|most expensive|priciest|dearest|highest[- ]priced?)", re.I)
+# a need, an occasion or a person to shop for, rather than a kind of product ("gift for my mom who loves cooking")
+_NEED = re.compile(r"(礼物|送给|送人|送礼|生日|纪念日|过节|节日|喜欢|爱好|热爱|爱(做|喝|吃|玩|看|运动)|需要.{0,10}(用|的)|用来|"
+                   r"给(我)?(妈|爸|老婆|老公|媳妇|女朋友|男朋友|对象|孩子|宝宝|儿子|女儿|朋友|闺蜜|同事|老师|长辈|爷爷|奶奶|"
+                   r"父母|爸妈)|适合.{1,8}(用|的)|"
+                   r"\bgifts?\b|\bpresents?\b|birthday|anniversary|christmas|valentine|house-?warming|\bloves?\b|"
+                   r"\bis into\b|\bhobby\b|something (to|for|that)|anything (to|for|that)|ideas? for|"
+                   r"\bfor (my|a|her|his|the) (mom|mum|mother|dad|father|wife|husband|girlfriend|boyfriend|kid|son|"
+                   r"daughter|friend|boss|teacher|grandma|grandpa|parents?|baby|colleague|coworker))", re.I)
 _FAREWELL = re.compile(r"(谢谢|谢了|多谢|再见|拜拜|先这样|就这样|thank|thanks|bye|that'?s all|that is all)", re.I)
 _ELSE = re.compile(r"(再|别的|其他|其它|还有|更多|else|other|more|another)", re.I)
 _OVERVIEW = re.compile(r"(都卖(些)?什么|卖什么|有哪些(品类|类目|商品|东西)|有什么(商品|东西|卖)|经营什么|"
@@ -97,16 +115,19 @@ _OVERVIEW = re.compile(r"(都卖(些)?什么|卖什么|有哪些(品类|类目|�
 # turn names a new kind of product ("那T恤呢") or only revises the current search ("有蓝色的吗").
 _FILLER = re.compile(
     r"(我想要|我想买|我想|我要|想要|想买|帮我找|帮我|给我|找一下|找找|找|看看|看一下|有没有|有吗|有的|有|要|的|呢|吗|吧|啊|呀|"
-    r"那|还有|什么|一些|一点|一下|点|些|再|换成|换|只要|只看|请|麻烦|可以|能|推荐|一款|一个|一件|款|色|颜色)|"
+    r"那|还有|什么|一些|一点|一下|点|些|再|换成|换|只要|只看|请|麻烦|可以|能|推荐|一款|一个|一件|款|色|颜色|你们|有卖|卖|请问|"
+    r"店里|这里|吗)|"
     r"\b(show me|find me|find|i want|i need|i'm looking for|looking for|do you have|are there|any|some|ones?|"
+    r"do you sell|do you carry|sell|carry|stock|you|have|got|is|are|there|do|does|i|i'm|am|get|buy|"
     r"what about|how about|please|can you|could you|instead|only|just|in|the|a|an|me|with|for|of|and|or|to|"
     r"cheaper|cheap|colou?r|size|brand|too|also|other|more|less|expensive|something|else|she|he|they|loves?|"
     r"likes?|wants?|needs?|my|her|his|their)\b",
     re.I)
 
 
-_LEAD = re.compile(r"^((那|还有|有没有|帮我找|帮我|我想要|我想买|我要|给我|请|麻烦|的|show me|find me|do you have|"
-                   r"i'?m looking for|looking for|what about|how about|do you carry|have you got|got|any|some)\s*)+",
+_LEAD = re.compile(r"^((那|还有|有没有|帮我找|帮我|我想要|我想买|我要|给我|请|麻烦|的|你们|店里|有卖|请问|"
+                   r"(show me|find me|do you have|do you sell|i'?m looking for|looking for|what about|how about|"
+                   r"do you carry|have you got|got|any|some)(?![a-z]))\s*)+",
                    re.I)
 _TAIL = re.compile(r"\s*(有吗|有没有|有不|呢|吗|吧|啊|呀|please)?\s*[?？!！。.]*$", re.I)
 
@@ -135,25 +156,42 @@ class Reading:
     named: bool = False  # refs come from product names spelled out in the message
     keywords: list[str] = field(default_factory=list)  # words a product must mention ("三文鱼" of "有三文鱼口味的吗")
     farewell: bool = False  # "thanks, that's all": small talk that closes
-    uncertain: bool = False  # no cue decided the intent (a fallback search/refine): a model's proposal may
+    uncertain: bool = False  # no cue decided the intent (a fallback search/refine): the model's reading decides
     cheapest: bool = False  # "what's the cheapest phone?": lowest price first, whatever budget was said before
     filters: Filters = field(default_factory=Filters)  # the constraints in force after this turn
     query: str = ""  # retrieval words after this turn
     signals: list[tuple[str, str]] = field(default_factory=list)  # (product_id, event) stated this turn
     notes: list[str] = field(default_factory=list)  # what was revised, for the trace
+    ids_typed: list[str] = field(default_factory=list)  # catalog ids the shopper typed, in order
+    specs: list[Spec] = field(default_factory=list)  # "60升": products must state this value in this unit
+    kinds: list[str] = field(default_factory=list)  # kinds of product (catalog terms) the results must be of
+    missing: str = ""  # a kind of product the shopper asked for that the catalog does not sell ("手机")
+    need: bool = False  # the words state a need or a gift, not a kind of product: search by the kinds it calls for
+    which: str = ""  # "cheapest" / "dearest": a superlative over the products on screen ("哪个最便宜")
+    source: str = "rules"  # who read the intent: "rules" or "model"
 
 
 def _ordinal(raw: str) -> int:
     return int(raw) if raw.isdigit() else _ORD_ZH.get(raw, _ORD_EN.get(raw.lower(), 0))
 
 
-def resolve_refs(text: str, state: DialogueState) -> list[str]:
-    """Product ids the turn refers to: explicit ids, ordinals over the latest list, "both", "it"."""
+def ids_in_text(text: str, index: CatalogIndex) -> list[str]:
+    """Catalog ids the text names, in order: any token with a digit that is an id of this catalog, exactly or in
+    another letter case ("sku-1092" for "SKU-1092"). Ids are never guessed from their shape."""
+    out: list[str] = []
+    for m in _ID_TOKEN.finditer(text):
+        token = m.group(1).rstrip(".-/")
+        for candidate in (token, token.upper(), token.lower()):
+            if candidate in index.pos:
+                out.append(candidate)
+                break
+    return list(dict.fromkeys(out))
+
+
+def resolve_refs(text: str, state: DialogueState, index: CatalogIndex) -> list[str]:
+    """Product ids the turn refers to: ids of the catalog typed out, ordinals over the latest list, "both", "it"."""
     shown = state.shown
-    refs: list[str] = []
-    for m in _PRODUCT_ID.finditer(text.upper()):
-        if m.group(1) in state.catalog_seen or not state.catalog_seen:
-            refs.append(m.group(1))
+    refs: list[str] = ids_in_text(text, index)
     for m in _ORDINAL_ZH.finditer(text):
         n = _ordinal(m.group(1))
         if 1 <= n <= len(shown):
@@ -235,19 +273,23 @@ def _strip_constraint_words(text: str, parsed: ParsedQuery) -> str:
     return rest
 
 
-def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
-    """Read one shopper message against the dialogue state; see the module docstring."""
+def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
+    """Read one shopper message against the dialogue state and the catalog; see the module docstring."""
+    vocab = index.vocabulary
     lang = detect_lang(text, default=state.lang)
     parsed = parse_query(text, vocab)
-    refs = resolve_refs(text, state)
-    r = Reading(lang=lang, parsed=parsed, intent="search", refs=refs)
+    typed = ids_in_text(text, index)
+    refs = resolve_refs(text, state, index)
+    r = Reading(lang=lang, parsed=parsed, intent="search", refs=refs, ids_typed=typed, specs=specs_in_text(text))
     new = parsed.filters
     words = _strip_constraint_words(text, parsed)
+    for pid in typed:  # an id is a reference, not words naming a kind of product
+        words = re.sub(re.escape(pid), " ", words, flags=re.I)
     names_product = _names_product(words, vocab)
     refines = any(p.search(text) for p in (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND))
 
     has_constraints = not new.is_empty()
-    weak_ref = bool(refs) and not (_PRODUCT_ID.search(text.upper()) or _ORDINAL_ZH.search(text)
+    weak_ref = bool(refs) and not (typed or _ORDINAL_ZH.search(text)
                                    or _ORDINAL_EN.search(text) or _LAST.search(text) or _BOTH.search(text))
     named: list[str] = []
     if not refs or weak_ref:
@@ -263,12 +305,24 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         if found:
             refs = r.refs = found[:1]
             names_product = False
+    if not refs and len(state.shown) >= 2 and (_CHEAPEST.search(text) or _DEAREST.search(text)) \
+            and (_WHICH.search(text) or not names_product) and not has_constraints:
+        r.which = "cheapest" if _CHEAPEST.search(text) else "dearest"  # "哪个最便宜": of the products on screen
+        refs = r.refs = state.shown[:10]
+        names_product = False
     if not refs and len(state.shown) >= 2 and _WHICH.search(text) and not _HAVE.search(text):
         refs = r.refs = state.shown[:5]  # "哪个容量大一点？", "Which one is waterproof?": ask it of each
         names_product = False
     if not refs and state.focus and state.last_tool in ("answer_about_product", "product_details") \
             and _WH.search(text) and not names_product and not has_constraints:
         refs = r.refs = [state.focus]  # "一罐有多少克？", "What about the screen size?": still the same product
+
+    priced = new.price_min is not None or new.price_max is not None
+    if not refs and names_product and asks and not priced and not _HAVE.search(text):
+        one = _one_titled(_extra_words(vocab.without_names(words)), index, state)
+        if one:  # "Is the rain jacket waterproof?": the one product whose title says "rain jacket"
+            refs = r.refs = [one]
+            r.named, names_product = True, False
 
     for pattern, event in ((_DISLIKE, "disliked"), (_BOUGHT, "bought"), (_CARTED, "carted"), (_LIKE, "liked")):
         if pattern.search(text):
@@ -282,6 +336,8 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.farewell = bool(_FAREWELL.search(text))
     elif _OVERVIEW.search(text) and not refs:
         r.intent = "overview"
+    elif r.which:
+        r.intent = "answer"  # "哪个最便宜": of the products on screen
     elif _COPY.search(text) or (state.last_tool == "write_copy" and _COPY_AGAIN.search(text)
                                 and not names_product):
         r.intent = "copy"
@@ -297,7 +353,12 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.intent = "similar"  # "要便宜点的，300以内" after "找类似的": more like the same product, revised
     elif refines and state.query and not names_product:
         r.intent = "refine"
-    elif _HAVE.search(text) and state.query and not refs and not names_product:
+    elif _NEED.search(text) and not refs:
+        r.intent = "search"  # a need or a gift: a new search, whatever was searched before
+    elif not refs and not refines and (not state.query or _SELL.search(text)) and _missing_kind(words, index):
+        r.intent = "search"  # "do you sell refrigerators?": a kind the catalog does not hold
+    elif _HAVE.search(text) and state.query and not refs and not names_product \
+            and _in_catalog(_extra_words(words), vocab):
         r.intent = "refine"  # "有三文鱼口味的吗？": the same search, with these words added
     elif refs and (_QUESTION.search(text) or _ATTRIBUTE_WORDS.search(text) or r.named) \
             and not (weak_ref and has_constraints and not _ASKING.search(text)):
@@ -312,6 +373,8 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
     else:
         r.intent = "search"
         r.uncertain = not has_constraints and not names_product and (not refs or weak_ref)
+    if r.intent == "answer" and not r.which and refs and not typed and _only_reference(words):
+        r.intent = "details"  # "the second one?", "第二个呢": show it, there is no question to answer
     if r.intent == "answer":
         elliptic = r.named and state.last_question and _ELLIPSIS.search(text) and not _ATTRIBUTE_WORDS.search(text)
         r.question = state.last_question if elliptic else parsed.text
@@ -337,10 +400,12 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
     elif r.intent == "search":
         carried = state.filters
         r.cheapest = bool(_CHEAPEST.search(text))
+        _read_kinds(r, text, _kind_words(parsed, r), index)
+        same_need = not state.kinds or not r.kinds or bool(set(r.kinds) & set(state.kinds))
         if r.cheapest:
             r.notes.append("cheapest first; the earlier budget is not carried")
         elif new.price_min is None and new.price_max is None and (carried.price_min is not None
-                                                                 or carried.price_max is not None):
+                                                                 or carried.price_max is not None) and same_need:
             new = new.model_copy(update={"price_min": carried.price_min, "price_max": carried.price_max})
             r.notes.append("budget carried over")
         if carried.in_stock and not new.in_stock:
@@ -354,6 +419,142 @@ def read_turn(text: str, state: DialogueState, vocab: Vocabulary) -> Reading:
         r.filters = new if not new.is_empty() else state.filters
         r.query = state.query
     return r
+
+
+def _only_reference(words: str) -> bool:
+    """Whether the words say nothing besides pointing at a product ("the second one?", "第二个呢")."""
+    for cue in (_ORDINAL_ZH, _ORDINAL_EN, _LAST, _BOTH, _THREE, _PRONOUN):
+        words = cue.sub(" ", words)
+    left = _FILLER.sub(" ", words.lower())
+    return not re.sub(r"[\s\d.,，。!！?？~～:：;；'\"、/()（）-]+", "", left)
+
+
+def _in_catalog(words: str, vocab: Vocabulary) -> bool:
+    """Whether some word of `words` occurs in the catalog's titles or attribute values (an unknown catalog: yes)."""
+    if not words or not vocab.product_count:
+        return True
+    if vocab.names_product(words):
+        return True
+    low = words.lower()
+    parts = [w for w in re.split(r"\s+", low) if len(w) >= 2]
+    return any(p in v.lower() or (len(v) >= 2 and v.lower() in low)
+               for values in vocab.attribute_values.values() for v in values for p in parts)
+
+
+def _one_titled(words: str, index: CatalogIndex, state: DialogueState) -> str | None:
+    """The single product whose title contains every term of `words` ("rain jacket"), if exactly one does
+    among the best lexical matches; products on screen first."""
+    terms = title_terms([words]) & index.vocabulary.title_terms
+    terms = {t for t in terms if " " not in t} or terms
+    if not terms:
+        return None
+
+    def fits(title: str) -> bool:
+        return terms <= title_terms([title])
+
+    on_screen = [pid for pid in state.shown if (p := state.catalog_seen.get(pid)) and fits(p.title)]
+    if len(on_screen) == 1:
+        return on_screen[0]
+    scores = index.lexical_scores(words)
+    top = [int(i) for i in scores.argsort()[::-1][:8] if scores[int(i)] > 0]
+    hits = [index.ids[i] for i in top if fits(str(index.title_of(i)))]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _before(kind: str, pos: int, text: str) -> bool:
+    """Whether `kind` (or its singular words) is written in `text` before position `pos`."""
+    low = text.lower()
+    first = min((i for i in (low.find(w) for w in kind.lower().split()) if i >= 0), default=-1)
+    return 0 <= first < pos
+
+
+def _kind_words(parsed: ParsedQuery, r: Reading) -> str:
+    """The words that may name a kind of product: the text without prices, specs and ids (category words stay:
+    "热水器" is both a category and the kind of "60升的电热水器")."""
+    words = parsed.text
+    for raw in [s.raw for s in r.specs] + r.ids_typed:
+        words = re.sub(re.escape(raw), " ", words, flags=re.I)
+    return words
+
+
+def _read_kinds(r: Reading, text: str, words: str, index: CatalogIndex) -> None:
+    """What the search is for: kinds of product of this catalog (`r.kinds`), a need (`r.need`), or a kind the
+    catalog does not sell (`r.missing`)."""
+    vocab = index.vocabulary
+    what = _LEAD.sub("", _TAIL.sub("", _extra_words(words))).strip()
+    head = vocab.kind_phrase(words) if what else None
+    need = _NEED.search(text)
+    if need and not (head and _before(head, need.start(), text)):
+        r.need = True  # "a gift for my mom who loves cooking": the kinds that serve it
+        r.kinds = need_kinds(text, vocab) or ([head] if head else [])
+        return
+    if head:  # "kites for the kids", "a cutting board for my new flat": the kind named first
+        r.kinds = [head]
+    elif not r.parsed.filters.is_empty() and not _SELL.search(text):
+        return  # only constraints ("我穿42码", "only ones in stock"): nothing to call missing
+    else:
+        r.missing = _missing_kind(words, index)
+
+
+def need_kinds(text: str, vocab: Vocabulary, limit: int = 6) -> list[str]:
+    """The kinds of this catalog that serve the needs, hobbies and people the text names (prompts/needs.yaml)."""
+    low = text.lower()
+    out: list[str] = []
+    for entry in load_prompts("needs")["needs"]:
+        if any(re.search(_cue_pattern(c), low) for c in entry["cues"]):
+            out += [k for k in entry["kinds"] if _sold(k, vocab) and k not in out]
+    return out[:limit]
+
+
+def _cue_pattern(cue: str) -> str:
+    """A needs.yaml cue as a regex: Latin words whole, "a … b" = a, then b within 24 characters."""
+    parts = [re.escape(p.strip()) for p in cue.lower().split("…")]
+    body = r".{0,24}?".join(parts)
+    return rf"(?<![a-z]){body}(?![a-z])" if cue.isascii() else body
+
+
+def _sold(kind: str, vocab: Vocabulary) -> bool:
+    """Whether every title term of `kind` is a term of the catalog's titles ("cutting board": both words, paired)."""
+    terms = title_terms([kind])
+    return bool(terms) and terms <= vocab.title_terms
+
+
+def _missing_kind(words: str, index: CatalogIndex) -> str:
+    """The kind of product the words name when the catalog holds nothing of it ("refrigerators", "手机"), else ""."""
+    vocab = index.vocabulary
+    what = _LEAD.sub("", _TAIL.sub("", _extra_words(strip_colors(words)))).strip()
+    if what and vocab.product_count and vocab.writes_in(what) and not _in_catalog(what, vocab) \
+            and _looks_like_kind(what) and not vocab.kind_phrase(what) and not _WH.search(words) \
+            and not _in_titles(what, index):
+        return _last_noun(what)
+    return ""
+
+
+def _last_noun(words: str) -> str:
+    """The head of a Chinese phrase, its last word ("冬天戴 帽子" -> "帽子"); other text as it is."""
+    if not _CJK.search(words) or len(words) <= 3:
+        return words
+    import jieba
+
+    last = words.split()[-1]  # the filler between words ("的") became a space: the head is in the last chunk
+    tokens = [t for t in jieba.lcut(last) if len(t) >= 2 and _CJK.search(t)]
+    return tokens[-1] if tokens else last
+
+
+def _in_titles(words: str, index: CatalogIndex, top: int = 10) -> bool:
+    """Whether some product among the best lexical matches has `words` in its title ("T恤" in "白色棉T恤")."""
+    low = words.lower()
+    singular = low[:-1] if low.endswith("s") else low
+    scores = index.lexical_scores(words)
+    best = [int(i) for i in scores.argsort()[::-1][:top] if scores[int(i)] > 0]
+    return any(singular in index.title_of(i).lower() for i in best)
+
+
+def _looks_like_kind(words: str) -> bool:
+    """A short noun phrase ("手机", "refrigerators", "gaming laptop"), not a sentence."""
+    cjk = len(_CJK.findall(words))
+    latin = re.findall(r"[A-Za-z]{2,}", words)
+    return (0 < cjk <= 6 and not latin) or (not cjk and 1 <= len(latin) <= 3)
 
 
 def _extra_words(words: str) -> str:
