@@ -4,10 +4,10 @@ import pytest
 from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from daogou.tools.catalog_search import CatalogSearch
 from daogou.tools.details import AnswerResult, ComparisonResult
 from daogou.tools.langchain_tools import TOOL_NAMES, ToolContext, build_tools
 from daogou.tools.recommend import Interaction
-from daogou.tools.catalog_search import CatalogSearch
 from tests.fakes.catalog import SHOP_ROWS, load_catalog
 
 
