@@ -260,3 +260,28 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) ->
 def log(message: str) -> None:
     """Progress to stderr (stdout carries the figures)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+DAOGOU = [sys.executable, "-m", "daogou.app.cli"]  # the CLI of this checkout
+
+
+def run_cli(cmd: list[str], timeout: float) -> dict[str, Any]:
+    """Run `daogou CMD` (ending in --json) from the repository root: the command as shown (the parent folder as
+    ..), wall time, exit status, the parsed JSON result or the end of stderr, or the timeout."""
+    import json
+    import subprocess
+
+    t0 = time.perf_counter()
+    shown = "daogou " + " ".join(cmd).replace(str(ROOT.parent), "..")
+    try:
+        r = subprocess.run(DAOGOU + cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"command": shown, "status": f"timed out after {timeout:.0f} s"}
+    out: dict[str, Any] = {"command": shown, "wall_s": round(time.perf_counter() - t0, 1), "exit": r.returncode}
+    try:
+        out["result"] = json.loads(r.stdout)
+        out["status"] = "ok" if r.returncode == 0 else f"exit {r.returncode}"
+    except json.JSONDecodeError:
+        out["status"] = f"failed (exit {r.returncode})"
+        out["stderr_tail"] = r.stderr[-2000:]
+    return out

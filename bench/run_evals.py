@@ -21,15 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, format_facts, log, machine_facts
+from common import DAOGOU, ROOT, format_facts, log, machine_facts, run_cli
 
-DAOGOU = [sys.executable, "-m", "daogou.app.cli"]
 DEV = ROOT.parent / "shared" / "data" / "dev"
 EVALS = ("retrieval", "recommend", "copy", "dialogues")
 
@@ -59,23 +56,6 @@ def _plan(args: argparse.Namespace) -> dict[str, list[str] | str]:
     return {name: plan[name] for name in EVALS if not args.only or name in args.only}
 
 
-def _run(cmd: list[str], timeout: float) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    try:
-        r = subprocess.run(DAOGOU + cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"command": "daogou " + " ".join(cmd), "status": f"timed out after {timeout:.0f} s"}
-    out: dict[str, Any] = {"command": "daogou " + " ".join(cmd), "wall_s": round(time.perf_counter() - t0, 1),
-                           "exit": r.returncode}
-    try:
-        out["result"] = json.loads(r.stdout)
-        out["status"] = "ok" if r.returncode == 0 else f"exit {r.returncode}"
-    except json.JSONDecodeError:
-        out["status"] = f"failed (exit {r.returncode})"
-        out["stderr_tail"] = r.stderr[-2000:]
-    return out
-
-
 # -- markdown --------------------------------------------------------------------------------------------
 def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
     def cell(v: Any) -> str:
@@ -90,7 +70,7 @@ def _md_section(name: str, entry: dict[str, Any]) -> list[str]:
     if "result" not in entry:
         return lines + [f"{entry.get('status', 'skipped')}", ""]
     res = entry["result"]
-    lines += [f"`{entry['command'].replace(str(ROOT.parent), '..')}` — {entry['wall_s']} s, {entry['status']}", ""]
+    lines += [f"`{entry['command']}` — {entry['wall_s']} s, {entry['status']}", ""]
     if name == "retrieval":
         modes = res if "n" not in res else {"hybrid": res}
         lines += _md_table(["mode", "nDCG@10", "MRR@10", "Recall@10", "n"],
@@ -149,7 +129,7 @@ def main() -> None:
             results[name] = {"status": cmd}
         else:
             log(f"{name}: daogou {' '.join(cmd)}")
-            results[name] = _run(cmd, args.timeout)
+            results[name] = run_cli(cmd, args.timeout)
             log(f"{name}: {results[name]['status']} in {results[name].get('wall_s', '-')} s")
         # written after every eval, so an interrupted run keeps what it measured ("complete": false)
         md = _write(path, started, sha, dirty, facts, args.with_llm, results, complete=len(results) == len(plan))

@@ -355,17 +355,30 @@ def eval_retrieval(
 
 @eval_app.command("dialogues")
 def eval_dialogues(
-    suite: Annotated[Path, typer.Option("--suite", help="Folder of dialogue YAML files (+ catalog_extra.jsonl).")]
-    = Path("tests/dialogues"),
+    suite: Annotated[Path, typer.Option("--suite", help="Folder of dialogue YAML files (+ catalog_extra.jsonl for "
+                                        "the demo catalog).")] = Path("tests/dialogues"),
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Run on this product catalog (JSONL) instead of "
+                                                 "the demo catalog.")] = None,
+    titles: Annotated[Path | None, typer.Option("--titles", help="Run on a catalog derived from this title corpus "
+                                                "({id, title} lines), e.g. ../shared/data/dev/dev_corpus.jsonl for "
+                                                "--suite tests/dialogues/taobao.")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="Re-key catalog and dialogues alike: sku, num12, "
+                                                "en-keys, usd or all.")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Dialogue ids, tags or groups to run.")] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Fixed sentences only, no language model.")] = False,
     verbose: Annotated[bool, typer.Option("-v", help="Print each turn as it finishes.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the scripted dialogue suite against the agent on the demo catalog: pass rates per behaviour, latency."""
+    """Run a scripted dialogue suite against the agent: pass rates per behaviour, failures with reasons, latency.
+
+    The default is the demo suite on the demo catalog; --variant re-keys both (ids, attribute keys, currency), so
+    the variant should pass as often as the original; --suite tests/dialogues/taobao --titles FILE runs the suite
+    written over real Taobao titles.
+    """
     from daogou.assistant import make_writer
     from daogou.evals.agent_suite import run_dialogue_eval
     from daogou.evals.dialogue_report import format_report
+    from daogou.evals.dialogues import DialogueFormatError
 
     if not suite.is_dir():
         raise _fail(f"{suite} is not a folder of dialogue files; pass --suite tests/dialogues from the repo root")
@@ -376,11 +389,19 @@ def eval_dialogues(
     def progress(dialogue_id: str, result: object) -> None:
         typer.echo(f"{dialogue_id}: {result}", err=True)
 
-    report, latency = run_dialogue_eval(settings, suite, writer=make_writer(settings), only=only,
-                                        on_turn=progress if verbose else None)
+    try:
+        report, latency = run_dialogue_eval(settings, suite, writer=make_writer(settings), only=only,
+                                            on_turn=progress if verbose else None, catalog=catalog, titles=titles,
+                                            variant=variant)
+    except (ValueError, DialogueFormatError) as e:
+        raise _fail(str(e)) from e
+    about = {"suite": str(suite), "catalog": str(titles or catalog or "demo"), "variant": variant,
+             "llm": settings.llm}
     if as_json:
-        typer.echo(json.dumps({"report": report.to_dict(), "latency_ms": latency}, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**about, "report": report.to_dict(), "latency_ms": latency}, ensure_ascii=False,
+                              indent=2))
         return
+    typer.echo(", ".join(f"{k}: {v}" for k, v in about.items() if v is not None))
     typer.echo(format_report(report))
     typer.echo("\nlatency (ms)      p50      p95    n")
     for key, v in latency.items():

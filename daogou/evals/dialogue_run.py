@@ -12,16 +12,24 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from daogou.evals.dialogue_checks import (
+    ARG_ALIASES,
     CatalogFacts,
     arg_present,
     args_match,
-    check_grounding,
-    detect_language,
+    attribute,
     product_violations,
+)
+from daogou.evals.dialogue_report import Failure
+from daogou.evals.reply_checks import (
+    check_clean_text,
+    check_currency,
+    check_echo,
+    check_grounding,
+    check_leaks,
+    detect_language,
     says_no_match,
     says_unknown,
 )
-from daogou.evals.dialogue_report import Failure
 
 if TYPE_CHECKING:
     from daogou.evals.dialogues import Expect, Turn
@@ -30,7 +38,9 @@ __all__ = ["REF", "RefError", "TurnCheck", "check_turn", "literal_ids", "resolve
 
 REF = re.compile(r"^@(prev|turn(\d+))\.(ids|max_price|min_price|(\d+|last)(?:\.(id|price|brand|category|title"
                   r"|attr\.(.+)))?)$")
-_LITERAL_ID = re.compile(r"^P\d+$")
+# the argument names (and aliases) and product checks whose values are product ids
+_ID_ARGS = frozenset(a for key in ("product_id", "product_ids", "exclude_ids") for a in ARG_ALIASES[key])
+_ID_CHECKS = ("ids_exclude", "include_ids", "first_id")
 
 
 class RefError(ValueError):
@@ -96,10 +106,9 @@ def resolve(value: Any, history: Sequence[Sequence[Mapping[str, Any]]], *, as_te
     p = shown[idx - 1]
     field = m.group(5) or "id"
     if field.startswith("attr."):
-        attrs = p.get("attributes") or {}
-        if m.group(6) not in attrs:
+        got: Any = attribute(p.get("attributes") or {}, m.group(6))
+        if got is None:
             raise RefError(f"{value}: {p.get('id')} has no attribute {m.group(6)!r}")
-        got: Any = str(attrs[m.group(6)])
     else:
         got = p.get(field)
     if got is None:
@@ -116,23 +125,27 @@ def _fmt(x: float) -> str:
 
 
 def literal_ids(turn: Turn) -> set[str]:
-    """Catalog ids a turn names literally (image, args, product checks), to check against the catalog."""
+    """Product ids a turn names literally — its image, id arguments (product_id, product_ids, exclude_ids and
+    their aliases) and id checks (include_ids, ids_exclude, first_id) — to check against the catalog."""
     ids: set[str] = {turn.image} if turn.image else set()
 
-    def walk(v: Any) -> None:
-        if isinstance(v, str) and _LITERAL_ID.match(v):
-            ids.add(v)
-        elif isinstance(v, list | tuple):
+    def add(v: Any) -> None:
+        if isinstance(v, list | tuple):
             for x in v:
-                walk(x)
-        elif isinstance(v, dict):
+                add(x)
+        elif isinstance(v, dict):  # an operator such as {any_of: [...]}
             for x in v.values():
-                walk(x)
+                add(x)
+        elif v is not None and not (isinstance(v, str) and v.startswith("@")):
+            ids.add(str(v))
 
     e = turn.expect
-    walk(e.args or {})
+    for key, value in (e.args or {}).items():
+        if key in _ID_ARGS:
+            add(value)
     if e.products:
-        walk(e.products.model_dump(include={"ids_exclude", "include_ids", "first_id"}))
+        for key in _ID_CHECKS:
+            add(getattr(e.products, key))
     return ids
 
 
@@ -181,7 +194,7 @@ def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequen
     """
     text, shown, calls, failures = _parse_output(out, facts)
     called = [name for name, _ in calls]
-    looked_up = [facts.rows[i] for i in dict.fromkeys(_ids_in([a for _, a in calls])) if i in facts.rows]
+    looked_up = [facts.rows[i] for i in dict.fromkeys(_ids_in([a for _, a in calls], facts))]
     if not isinstance(out, Mapping):
         return TurnCheck(failures, shown, called, text, looked_up)
 
@@ -218,10 +231,19 @@ def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequen
                 break
     if e.products is not None:
         _check_products(e.products.model_dump(exclude_none=True), shown, ref, fail)
+    so_far = [p for turn in history for p in turn] + list(sources) + looked_up + shown
     if e.grounded:
-        so_far = [p for turn in history for p in turn] + list(sources) + looked_up + shown
         for reason in check_grounding(text, so_far, user_texts, facts):
             fail("grounded", reason)
+    if e.currency_ok:
+        for reason in check_currency(text, so_far, facts):
+            fail("currency", reason)
+    if e.no_leak:
+        for reason in check_leaks(text) + check_clean_text(text):
+            fail("leak", reason)
+    if e.no_echo:
+        for reason in check_echo(text, user_texts, so_far):
+            fail("echo", reason)
     lang = e.language or dialogue_language
     if lang != "any":
         got, share = detect_language(text, facts)
@@ -231,14 +253,14 @@ def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequen
     return TurnCheck(failures, shown, called, text, looked_up)
 
 
-def _ids_in(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value.upper()] if _LITERAL_ID.match(value.upper()) else []
+def _ids_in(value: Any, facts: CatalogFacts) -> list[str]:
+    """Catalog ids among the (nested) argument values of tool calls."""
     if isinstance(value, Mapping):
         value = list(value.values())
     if isinstance(value, list | tuple):
-        return [i for v in value for i in _ids_in(v)]
-    return []
+        return [i for v in value for i in _ids_in(v, facts)]
+    pid = facts.catalog_id(value) if not isinstance(value, bool) else None
+    return [pid] if pid else []
 
 
 def _check_products(checks: dict[str, Any], shown: list[dict[str, Any]], ref: Any, fail: Any) -> None:
@@ -274,6 +296,9 @@ def _check_text(e: Expect, text: str, ref: Any, fail: Any) -> None:
             fail("text", f"reply contains {bad!r}")
     if e.text_matches and not any(re.search(p, text, re.IGNORECASE) for p in e.text_matches):
         fail("text", f"reply matches none of {e.text_matches}")
+    for pattern in e.text_not_matches or []:
+        if m := re.search(pattern, text, re.IGNORECASE):
+            fail("text", f"reply matches {pattern!r}: '{m.group()}'")
     if e.says_no_match and not says_no_match(text):
         fail("honesty", "reply does not say that nothing matches the request")
     if e.says_unknown and not says_unknown(text):

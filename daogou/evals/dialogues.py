@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 TurnFn = Callable[[str, str, Path | None], Mapping[str, Any]]
-_ID = re.compile(r"^P\d+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -76,13 +75,13 @@ class ProductChecks(_Strict):
     price_min: float | str | None = None
     price_below: float | str | None = None  # strictly below: "cheaper than what I saw" (@prev.max_price)
     category: str | list[str] | None = None  # one of these catalog categories
-    color: str | list[str] | None = None  # attributes.颜色 is one of these (zh or en names)
-    size: str | None = None  # attributes.尺码 offers this size
+    color: str | list[str] | None = None  # the colour attribute (颜色/color/colour...) is one of these (zh or en)
+    size: str | None = None  # the size attribute (尺码/size...) offers this size
     tag: str | list[str] | None = None  # the product's tags include one of these (product type: 连衣裙, sneakers)
     brand: str | None = None
     brand_not: list[str] | None = None
     in_stock: bool | None = None  # stock is not 0 (unknown stock passes)
-    attributes: dict[str, str] | None = None  # attributes[key] contains value
+    attributes: dict[str, str] | None = None  # attributes[key] (key in any case) contains value
     ids_exclude: list[str] | None = None
     include_ids: list[str] | None = None  # all of these are shown
     first_id: str | None = None
@@ -115,8 +114,12 @@ class Expect(_Strict):
     text_contains_all: list[str] | None = None
     text_not_contains: list[str] | None = None
     text_matches: list[str] | None = None  # regular expressions; at least one must match
+    text_not_matches: list[str] | None = None  # regular expressions; none may match
     says_no_match: bool | None = None  # the reply says nothing (exactly) matches
     says_unknown: bool | None = None  # the reply says the catalog does not tell
+    currency_ok: bool = True  # (default) every product price spoken carries that product's currency
+    no_leak: bool = True  # (default) no instruction leakage ("the shopper", "Conditions:") and no broken characters
+    no_echo: bool = True  # (default) a long shopper message is not repeated back verbatim
 
     @field_validator("args", "text_contains_any", "text_contains_all", mode="after")
     @classmethod
@@ -131,14 +134,14 @@ class Expect(_Strict):
                 raise ValueError(f"unknown tool {name!r}; valid: {', '.join(TOOL_NAMES)}")
         return v
 
-    @field_validator("text_matches")
+    @field_validator("text_matches", "text_not_matches")
     @classmethod
     def _regexes(cls, v: list[str] | None) -> list[str] | None:
         for pattern in v or []:
             try:
                 re.compile(pattern)
             except re.error as e:
-                raise ValueError(f"text_matches {pattern!r} is not a regular expression: {e}") from e
+                raise ValueError(f"{pattern!r} is not a regular expression: {e}") from e
         return v
 
     @model_validator(mode="after")
@@ -154,15 +157,8 @@ class Turn(_Strict):
     """One shopper message and what the reply must satisfy."""
 
     user: str = Field(min_length=1)
-    image: str | None = None  # a catalog product id: that product's image file is sent with the message
+    image: str | None = Field(default=None, min_length=1)  # a catalog product id: its image file is sent along
     expect: Expect = Field(default_factory=Expect)
-
-    @field_validator("image")
-    @classmethod
-    def _image_id(cls, v: str | None) -> str | None:
-        if v is not None and not _ID.match(v):
-            raise ValueError(f"image {v!r} must be a catalog product id such as P1024")
-        return v
 
 
 class Dialogue(_Strict):
@@ -299,8 +295,9 @@ def run_suite(turn_fn: TurnFn, paths: Iterable[Path], catalog_rows: Iterable[Any
     problems = catalog_problems([df.model_copy(update={"dialogues": [d for f, d in selected if f is df]})
                                  for df in files], facts)
     if problems:
-        raise DialogueFormatError("dialogues refer to products the catalog lacks (ingest the demo catalog and "
-                                  "tests/dialogues/catalog_extra.jsonl):\n" + "\n".join(problems))
+        raise DialogueFormatError("dialogues refer to products the catalog lacks (run each suite on its own catalog: "
+                                  "tests/dialogues on the demo catalog plus catalog_extra.jsonl, a variant on the "
+                                  "variant's catalog):\n" + "\n".join(problems))
     return SuiteReport(dialogues=[_run_dialogue(turn_fn, df.group, d, facts, image_root, on_turn)
                                   for df, d in selected])
 

@@ -1,21 +1,16 @@
-"""Fast checks of the dialogue suite: the YAML files, their fit to the demo catalog, and the checker itself."""
+"""Fast checks of the dialogue suites: the YAML files, their fit to their catalogs (the demo catalog; the catalog
+derived from the Taobao titles in ../shared/data), and the checker itself."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from daogou.evals.dialogue_checks import (
-    TOOL_NAMES,
-    CatalogFacts,
-    args_match,
-    detect_language,
-    product_violations,
-    value_matches,
-)
-from daogou.evals.dialogue_run import check_turn
+from daogou.evals.dialogue_checks import TOOL_NAMES, CatalogFacts, args_match, product_violations, value_matches
+from daogou.evals.dialogue_run import check_turn, literal_ids
 from daogou.evals.dialogues import (
     DialogueFormatError,
     Expect,
@@ -25,10 +20,13 @@ from daogou.evals.dialogues import (
     load_dialogues,
     run_suite,
 )
+from daogou.evals.reply_checks import detect_language
 from daogou.ingest.demo import demo_products
 
 HERE = Path(__file__).parent
 EXTRA = HERE / "catalog_extra.jsonl"
+TAOBAO = HERE / "taobao"
+TITLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dev" / "dev_corpus.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +87,10 @@ def test_ids_and_images_exist_in_the_catalog(files, facts):
     assert catalog_problems(files, facts) == []
 
 
-def test_every_turn_can_be_satisfied_by_the_catalog(dialogues, rows):
-    """Per-product constraints (those without @references) are met by at least min_count catalog products."""
+def unsatisfiable_turns(dialogues, rows) -> list[str]:
+    """Turns whose per-product constraints (those without @references) fewer than min_count catalog products meet,
+    or whose include_ids break the turn's own constraints."""
+    out = []
     for d in dialogues:
         for n, t in enumerate(d.turns, 1):
             if t.expect.products is None:
@@ -99,9 +99,16 @@ def test_every_turn_can_be_satisfied_by_the_catalog(dialogues, rows):
             static = {k: v for k, v in checks.items() if "@" not in json.dumps(v, ensure_ascii=False)}
             ok = {r["id"] for r in rows if not product_violations(r, static)}
             need = checks.get("min_count", 0 if checks.get("max_count") == 0 else 1)
-            assert len(ok) >= need, f"{d.id} turn {n}: only {sorted(ok)} meet {static}"
+            if len(ok) < need:
+                out.append(f"{d.id} turn {n}: only {sorted(ok)} meet {static}")
             missing = [i for i in static.get("include_ids", []) if i not in ok]
-            assert not missing, f"{d.id} turn {n}: {missing} break the turn's own constraints"
+            if missing:
+                out.append(f"{d.id} turn {n}: {missing} break the turn's own constraints")
+    return out
+
+
+def test_every_turn_can_be_satisfied_by_the_catalog(dialogues, rows):
+    assert unsatisfiable_turns(dialogues, rows) == []
 
 
 def test_no_match_premises_hold(rows):
@@ -379,3 +386,65 @@ def test_run_suite_refuses_a_catalog_without_the_dialogue_products(tmp_path, row
     without = [r for r in rows if r["id"] != "P1055"]
     with pytest.raises(DialogueFormatError, match="mini.yaml: dialogue 'mini-image' turn 1: unknown product id P1055"):
         run_suite(lambda s, t, i: _out(""), [path], without)
+
+
+# ------------------------------------------------------------------------------------------------ the Taobao suite
+@pytest.fixture(scope="module")
+def taobao_rows(tmp_path_factory) -> list[dict]:
+    if not TITLES.exists():
+        pytest.skip(f"{TITLES} is absent (evaluation data lives in ../shared/data, outside the repository)")
+    from daogou.evals.taobao_catalog import build_title_catalog
+
+    return load_catalog_rows([build_title_catalog(TITLES, tmp_path_factory.mktemp("taobao"))])
+
+
+@pytest.fixture(scope="module")
+def taobao_files():
+    return load_dialogues([TAOBAO])
+
+
+def test_taobao_suite_size_languages_and_behaviours(taobao_files):
+    dialogues = [d for f in taobao_files for d in f.dialogues]
+    assert len(dialogues) >= 40
+    en = [d for d in dialogues if d.language == "en"]
+    assert 5 <= len(en) < len(dialogues) / 2  # zh mostly, some en
+    tags = {t for d in dialogues for t in d.tags}
+    assert tags >= {"need", "gift", "id", "name", "no_match", "follow_up", "long_text", "compare", "similar", "copy"}
+    assert not {d.id for d in dialogues} & {d.id for f in load_dialogues([HERE]) for d in f.dialogues}
+
+
+def test_taobao_ids_exist_and_turns_are_satisfiable(taobao_files, taobao_rows):
+    assert catalog_problems(taobao_files, CatalogFacts.from_rows(taobao_rows)) == []
+    assert unsatisfiable_turns([d for f in taobao_files for d in f.dialogues], taobao_rows) == []
+
+
+def test_taobao_notes_name_the_products_that_make_each_dialogue_answerable(taobao_files, taobao_rows):
+    ids = {r["id"] for r in taobao_rows}
+    for f in taobao_files:
+        for d in f.dialogues:
+            named = set(re.findall(r"D\d{4}", d.note))
+            assert named and named <= ids, f"{d.id}: note {d.note!r} names no catalog product"
+            used = set().union(*(literal_ids(t) for t in d.turns))
+            assert used <= named, f"{d.id}: note does not name {sorted(used - named)}"
+
+
+def test_taobao_premises_hold(taobao_rows):
+    """What the dialogues take as facts of the derived catalog: what it lacks, prices, stock and title texts."""
+    by_id = {r["id"]: r for r in taobao_rows}
+
+    def titled(word):
+        return sorted(r["id"] for r in taobao_rows if word in r["title"])
+
+    assert titled("洗碗机") == [] and titled("跑步机") == [] and titled("口红") == ["D0022"]
+    assert [i for i in titled("吹风机") if "吹风机架" not in by_id[i]["title"]] == []
+    assert [i for i in titled("空调") if "空调罩" in by_id[i]["title"]] == ["D0218"]
+    tv_things = sorted(r["id"] for r in taobao_rows if "电视机" in r["tags"])
+    assert tv_things == ["D0332", "D0550"] and "稳压器" in by_id["D0550"]["title"]  # the only TV, and a TV's stabiliser
+    assert by_id["D0332"]["price"] == 619 and by_id["D0332"]["stock"] > 0
+    assert min(r["price"] for r in taobao_rows if "蟑螂" in r["tags"]) > 200
+    assert by_id["D0036"]["stock"] == 0 and by_id["D0670"]["stock"] == 0
+    assert by_id["D0113"]["attributes"]["规格"] == "8只" and by_id["D0327"]["attributes"]["材质"] == "316不锈钢"
+    for pid, price in (("D0576", 309), ("D0136", 159), ("D0402", 159), ("D0143", 49), ("D0218", 1298),
+                       ("D0172", 449), ("D0317", 49), ("D0225", 729), ("D0303", 1898), ("D0327", 26.9)):
+        assert by_id[pid]["price"] == price, pid
+    assert "瓶" not in by_id["D0470"]["title"] and "粒" not in by_id["D0470"]["title"]  # says_unknown premise
