@@ -80,18 +80,19 @@ def test_a_third_turn_of_one_session_is_refused_not_parked():
     assert gate.admitted == 0 and gate.sessions_held == 0
 
 
-def _hold(gate: TurnGate, sid: str, release: threading.Event) -> None:
+def _hold(gate: TurnGate, sid: str, release: threading.Event, entered: threading.Event | None = None) -> None:
     with gate.turn("a", sid):
+        if entered is not None:
+            entered.set()
         release.wait(5)
 
 
 def test_waiting_too_long_is_busy_and_releases_its_place():
     gate = _gate(wait_s=0.2)
-    release = threading.Event()
-    t = threading.Thread(target=lambda: _hold(gate, "s1", release))
+    release, entered = threading.Event(), threading.Event()
+    t = threading.Thread(target=lambda: _hold(gate, "s1", release, entered))
     t.start()
-    while gate.admitted < 1:
-        pass
+    assert entered.wait(5)  # s1's turn holds the one running slot
     with pytest.raises(Busy) as late:
         with gate.turn("b", "s2"):  # the one running slot is taken
             pass
