@@ -10,8 +10,9 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["FUSIONS", "Settings"]
+__all__ = ["FUSIONS", "Settings", "normalize_chroma_url"]
 
 FUSIONS = ("early", "mid", "late")  # text + image strategies, see daogou/tools/fusion.py
 
@@ -27,8 +28,9 @@ class Settings:
     home: Path = field(default_factory=_default_home)  # models cache, default store, sessions
     store_dir: Path | None = None  # embedded Chroma folder; None -> <home>/store
     models_path: Path | None = None  # assembled/converted models; None -> <home>/models
-    chroma_host: str | None = None  # set -> use a Chroma server (HttpClient) instead of the folder
-    chroma_port: int = 8000  # Chroma server port when chroma_host is set
+    # A Chroma server (http://host:port, or https://...) instead of the folder: the store becomes a chromadb
+    # HttpClient. DAOGOU_CHROMA_URL / --chroma-url; DAOGOU_CHROMA_HOST (+ DAOGOU_CHROMA_PORT, default 8000) map here.
+    chroma_url: str | None = None
     ephemeral: bool = False  # in-memory Chroma (tests)
     collection_prefix: str = "daogou"  # collections are <prefix>_text and <prefix>_image
     batch_size: int = 256  # products embedded and written per ingest batch (bench: batch 64 writes 2.5x slower)
@@ -91,10 +93,9 @@ class Settings:
             values["home"] = Path(env["DAOGOU_HOME"])
         if env.get("DAOGOU_STORE"):
             values["store_dir"] = Path(env["DAOGOU_STORE"])
-        if env.get("DAOGOU_CHROMA_HOST"):
-            values["chroma_host"] = env["DAOGOU_CHROMA_HOST"]
-        if env.get("DAOGOU_CHROMA_PORT"):
-            values["chroma_port"] = _int_env("DAOGOU_CHROMA_PORT", env["DAOGOU_CHROMA_PORT"])
+        url = _chroma_url_env(env)
+        if url:
+            values["chroma_url"] = url
         if env.get("DAOGOU_BATCH_SIZE"):
             values["batch_size"] = _int_env("DAOGOU_BATCH_SIZE", env["DAOGOU_BATCH_SIZE"])
         for key, var in (("llm", "DAOGOU_LLM"), ("llm_base_url", "DAOGOU_LLM_BASE_URL"),
@@ -119,6 +120,8 @@ class Settings:
             values["image_roots"] = tuple(Path(p) for p in env["DAOGOU_IMAGE_ROOTS"].split(os.pathsep) if p.strip())
         values.update(_ui_env(env))
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values.get("chroma_url"):
+            values["chroma_url"] = normalize_chroma_url(str(values["chroma_url"]))
         if isinstance(values.get("store_dir"), str):
             values["store_dir"] = Path(values["store_dir"])  # type: ignore[arg-type]
         if values.get("currency") is not None:
@@ -184,6 +187,40 @@ def _ui_env(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
             raise ValueError(f"DAOGOU_UI_KEEP_SESSION={raw!r} is not a yes/no value; use 1 or 0")
         values["ui_keep_session"] = raw in ("1", "true", "yes")
     return values
+
+
+def normalize_chroma_url(raw: str) -> str:
+    """'http(s)://HOST:PORT', checked; 'HOST:PORT' or 'HOST' get http://, a missing port Chroma's 8000 (443 for
+    https)."""
+    url = raw.strip().rstrip("/")
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+    except ValueError as e:
+        raise ValueError(f"Chroma server URL {raw!r} has a bad port; write it as http://HOST:PORT, "
+                         "e.g. http://127.0.0.1:8000") from e
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise ValueError(f"Chroma server URL {raw!r} is not http(s)://HOST[:PORT] (no path); "
+                         "e.g. DAOGOU_CHROMA_URL=http://127.0.0.1:8000")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _chroma_url_env(env: os._Environ[str] | dict[str, str]) -> str | None:
+    """DAOGOU_CHROMA_URL, or the older DAOGOU_CHROMA_HOST (+ DAOGOU_CHROMA_PORT) mapped onto a URL."""
+    url, host, port = env.get("DAOGOU_CHROMA_URL"), env.get("DAOGOU_CHROMA_HOST"), env.get("DAOGOU_CHROMA_PORT")
+    if port and not host:
+        raise ValueError(f"DAOGOU_CHROMA_PORT={port!r} is set without DAOGOU_CHROMA_HOST; "
+                         "set DAOGOU_CHROMA_URL=http://HOST:PORT instead")
+    if not host:
+        return url or None
+    mapped = f"http://{host}:{_int_env('DAOGOU_CHROMA_PORT', port) if port else 8000}"
+    if url and normalize_chroma_url(url) != normalize_chroma_url(mapped):
+        raise ValueError(f"DAOGOU_CHROMA_URL={url!r} and DAOGOU_CHROMA_HOST/PORT ({mapped}) name different "
+                         "servers; unset DAOGOU_CHROMA_HOST and DAOGOU_CHROMA_PORT")
+    return url or mapped
 
 
 def _int_env(name: str, raw: str) -> int:

@@ -103,7 +103,7 @@ def run_dialogue_eval(settings: Settings, suite: Path, *, writer: ReplyWriter | 
     """
     with tempfile.TemporaryDirectory(prefix="daogou-dialogues-") as tmp:
         run = prepare_suite(suite, Path(tmp), catalog=catalog, titles=titles, variant=variant)
-        s = settings.with_(ephemeral=True, chroma_host=None, store_dir=None,
+        s = settings.with_(ephemeral=True, chroma_url=None, store_dir=None,
                            collection_prefix=f"dlg-{uuid.uuid4().hex[:10]}")
         store = open_store(s)
         ingest_catalogs(run.catalogs, store, s, strict=True, progress=False)  # the suite needs every row

@@ -127,7 +127,7 @@ def demo_halves(settings: Settings, *, seed: int, config: AlignConfig, limit: in
     """The demo catalog ingested into a temporary store and home, split by `prepare_halves`; removed after."""
     with tempfile.TemporaryDirectory(prefix="daogou-fusion-") as tmp:
         folder = Path(tmp)
-        tmp_settings = settings.with_(home=folder, models_path=settings.models_dir, ephemeral=True, chroma_host=None,
+        tmp_settings = settings.with_(home=folder, models_path=settings.models_dir, ephemeral=True, chroma_url=None,
                                       store_dir=None, collection_prefix=f"fusion-{uuid.uuid4().hex[:10]}")
         say("ingesting the demo catalog (real e5 + EfficientNet)")
         store, catalog = _ingest_demo(tmp_settings, folder)

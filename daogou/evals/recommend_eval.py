@@ -193,7 +193,7 @@ def load_products(catalog: Path | None) -> tuple[list[Product], list[RowError]]:
 @contextmanager
 def temporary_index(settings: Settings, products: Sequence[Product]) -> Iterator[CatalogIndex]:
     """A temporary in-memory store holding `products` text-only (real text encoder), dropped on exit."""
-    s = settings.with_(ephemeral=True, chroma_host=None, store_dir=None,
+    s = settings.with_(ephemeral=True, chroma_url=None, store_dir=None,
                        collection_prefix=f"rec-{uuid.uuid4().hex[:10]}")
     store = open_store(s)
     try:

@@ -61,7 +61,7 @@ def evaluate_retrieval(corpus: Path, queries: Path, settings: Settings, *, modes
             raise ValueError(f"unknown retrieval mode {m!r}; choose from {list(MODES)}")
     qs = load_queries(queries)
     with tempfile.TemporaryDirectory(prefix="daogou-eval-") as home:
-        tmp = settings.with_(home=Path(home), models_path=settings.models_dir, ephemeral=True, chroma_host=None,
+        tmp = settings.with_(home=Path(home), models_path=settings.models_dir, ephemeral=True, chroma_url=None,
                              store_dir=None, collection_prefix=f"eval-{uuid.uuid4().hex[:10]}")
         store = open_store(tmp)
         try:

@@ -7,7 +7,11 @@ embedding-function protocol, so Chroma never falls back to its default (which wo
 and a reopened collection knows how it was embedded: opening it with a different model is refused.
 
 `open_store(settings)` picks the client: a persistent folder (default), a Chroma server
-(`DAOGOU_CHROMA_HOST`), or in-memory (`ephemeral`, for tests).
+(`DAOGOU_CHROMA_URL`, a `chromadb.HttpClient`), or in-memory (`ephemeral`, for tests).
+
+Every text row carries `seq`, the time (µs) its write began, and the text collection's metadata a `revision`
+that changes with every write or delete. Readers that keep a copy of the catalog (the search index) compare
+the revision, then fetch only the rows written since their copy (`rows_since`), from this process or another.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import chromadb
 import numpy as np
@@ -28,16 +33,19 @@ from daogou.ingest.schema import Product
 from daogou.settings import Settings
 
 __all__ = [
+    "SEQ_MARGIN_US",
     "E5EmbeddingFunction",
     "EfficientNetEmbeddingFunction",
     "Hit",
     "ProductStore",
     "StoreError",
     "StoreRecord",
+    "StoreRows",
     "open_store",
 ]
 
-_EXTRA_META = ("product", "hash")  # stored beside the filter metadata in the text collection
+_EXTRA_META = ("product", "hash", "seq")  # stored beside the filter metadata in the text collection
+SEQ_MARGIN_US = 120_000_000  # a write's rows may become visible up to this long after its seq (see rows_since)
 
 
 class StoreError(RuntimeError):
@@ -185,6 +193,17 @@ class StoreRecord:
 
 
 @dataclass(frozen=True)
+class StoreRows:
+    """A page of text rows as a catalog copy needs them: ids, filter metadata (with `hash` and `seq`), the
+    product text of each, and its text vector (float32, one row per id)."""
+
+    ids: list[str]
+    metadatas: list[dict[str, Any]]
+    documents: list[str]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieval hit: product id and cosine similarity (1 = identical direction)."""
 
@@ -203,6 +222,14 @@ class ProductStore:
         self.image_ef = image_ef
         self.text = self._collection(f"{settings.collection_prefix}_text", text_ef)
         self.images = self._collection(f"{settings.collection_prefix}_image", image_ef)
+        self.writes = 0  # writes and deletes by this process (see revision)
+
+    @property
+    def location(self) -> str:
+        """Where the catalog lives: the server URL or the folder, and the collection prefix (a cache key)."""
+        where = self.settings.chroma_url or ("memory" if self.settings.ephemeral
+                                             else str(self.settings.resolved_store_dir.resolve()))
+        return f"{where}|{self.settings.collection_prefix}"
 
     def _collection(self, name: str, ef: EmbeddingFunction[Any]) -> Any:
         try:
@@ -235,12 +262,14 @@ class ProductStore:
             )
         if without_img:
             self.images.delete(ids=without_img)
+        embeddings = self.text_ef([r.passage for r in records])
+        seq = time.time_ns() // 1000  # taken after the embedding: the write itself follows at once
         self.text.upsert(
             ids=[r.product.id for r in records],
             documents=[r.text for r in records],
-            embeddings=self.text_ef([r.passage for r in records]),
+            embeddings=embeddings,
             metadatas=[
-                {**r.metadata, "product": r.product.model_dump_json(), "hash": r.content_hash}
+                {**r.metadata, "product": r.product.model_dump_json(), "hash": r.content_hash, "seq": seq}
                 for r in records
             ],
         )
@@ -262,13 +291,18 @@ class ProductStore:
             self.client.delete_collection(name)
 
     def _bump_revision(self) -> None:
+        self.writes += 1
         self.text.modify(metadata={"revision": f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"})
 
     # -- reading ---------------------------------------------------------------------------------
     def revision(self) -> str:
-        """Changes whenever the catalog is written; caches keyed on it stay correct across processes."""
+        """Changes whenever the catalog is written, by this process or another; caches keyed on it stay correct.
+
+        One small read of the collection's metadata (no row is counted). `writes` counts this process's own
+        writes, for callers that check the revision only now and then.
+        """
         meta = self.client.get_collection(self.text.name, embedding_function=self.text_ef).metadata or {}
-        return f"{meta.get('revision', '0')}:{self.text.count()}"
+        return str(meta.get("revision", "0"))
 
     def count(self) -> int:
         """Number of products."""
@@ -308,17 +342,36 @@ class ProductStore:
         for pid, meta, doc in self._scan(include=["metadatas", "documents"]):
             yield pid, doc or "", _strip(meta)
 
-    def _scan(self, include: list[str], page: int = 10_000) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+    def rows_since(self, seq: int | None, page: int = 2_000) -> Iterator[StoreRows]:
+        """Pages of the text rows whose write began at `seq` (µs) or later; every row when `seq` is None.
+
+        A write's rows become visible when its upsert returns, at most `SEQ_MARGIN_US` after its seq (a batch
+        write takes seconds at most), so a reader that saw rows up to seq S asks for `S - SEQ_MARGIN_US`
+        next time and misses nothing; rows fetched twice are the same rows. Writers on other machines must
+        keep their clocks within that margin (NTP).
+        """
+        where = None if seq is None else {"seq": {"$gte": int(seq)}}
+        for got in self._pages(["metadatas", "documents", "embeddings"], where, page):
+            n = len(got["ids"])
+            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(n, -1)
+            metas = [{k: v for k, v in m.items() if k != "product"} for m in got["metadatas"]]
+            yield StoreRows(list(got["ids"]), metas, [d or "" for d in got["documents"]], vectors)
+
+    def _pages(self, include: list[str], where: dict[str, Any] | None, page: int) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            got = self.text.get(include=include, limit=page, offset=offset)
+            got = self.text.get(include=include, where=where, limit=page, offset=offset)
             if not got["ids"]:
                 return
+            yield got
+            offset += len(got["ids"])
+
+    def _scan(self, include: list[str], page: int = 10_000) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        for got in self._pages(include, None, page):
             n = len(got["ids"])
             metas = got.get("metadatas") or [{}] * n
             docs = got.get("documents") or [None] * n
             yield from zip(got["ids"], metas, docs, strict=True)
-            offset += n
 
     # -- vectors and nearest neighbours ----------------------------------------------------------
     def embed_query(self, text: str) -> np.ndarray:
@@ -354,10 +407,10 @@ class ProductStore:
 
     @staticmethod
     def _nearest(col: Any, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[Hit]:
-        n = min(k, int(col.count()))
-        if n <= 0:
+        if k <= 0:
             return []
-        res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=n,
+        # (no count first: Chroma returns fewer when the collection holds fewer, and a count scans it)
+        res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=int(k),
                         where=where, include=["distances"])
         return [Hit(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
@@ -369,24 +422,26 @@ def _strip(meta: dict[str, Any]) -> dict[str, Any]:
 def open_store(settings: Settings, *, text_ef: E5EmbeddingFunction | None = None,
                image_ef: EfficientNetEmbeddingFunction | None = None) -> ProductStore:
     """Open the product store that `settings` points at: Chroma server, in-memory, or a persistent folder."""
-    if settings.chroma_host and settings.ephemeral:
-        raise StoreError("both a Chroma server (DAOGOU_CHROMA_HOST) and an in-memory store were asked for; "
-                         "unset DAOGOU_CHROMA_HOST or drop ephemeral")
-    if settings.chroma_host and settings.store_dir is not None:
+    url = settings.chroma_url
+    if url and settings.ephemeral:
+        raise StoreError(f"both a Chroma server ({url}) and an in-memory store were asked for; "
+                         "unset DAOGOU_CHROMA_URL (and DAOGOU_CHROMA_HOST) or drop ephemeral")
+    if url and settings.store_dir is not None:
         raise StoreError(
-            f"both a Chroma server ({settings.chroma_host}:{settings.chroma_port}) and a store folder "
-            f"({settings.store_dir}) were given; drop --store/DAOGOU_STORE or unset DAOGOU_CHROMA_HOST"
+            f"both a Chroma server ({url}) and a store folder ({settings.store_dir}) were given; drop "
+            "--store/DAOGOU_STORE, or unset DAOGOU_CHROMA_URL/--chroma-url (and DAOGOU_CHROMA_HOST)"
         )
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
+    if url:
+        parts = urlsplit(url)
         try:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
-                                         settings=chroma_settings)
+            client = chromadb.HttpClient(host=parts.hostname or "", port=parts.port or 8000,
+                                         ssl=parts.scheme == "https", settings=chroma_settings)
             client.heartbeat()
         except Exception as e:  # the client raises several transport error types
             raise StoreError(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({e}); "
-                "start it with `chroma run --path DIR --port PORT` or unset DAOGOU_CHROMA_HOST"
+                f"cannot reach the Chroma server at {url} ({e}); start it with `chroma run --path DIR --port PORT` "
+                "or unset DAOGOU_CHROMA_URL/--chroma-url (and DAOGOU_CHROMA_HOST)"
             ) from e
     elif settings.ephemeral:
         client = chromadb.EphemeralClient(settings=chroma_settings)
@@ -401,4 +456,3 @@ def open_store(settings: Settings, *, text_ef: E5EmbeddingFunction | None = None
         text_ef = text_ef or E5EmbeddingFunction(expected=text_encoder_config())
         image_ef = image_ef or EfficientNetEmbeddingFunction(expected=image_encoder_config())
     return ProductStore(client, settings, text_ef, image_ef)
-

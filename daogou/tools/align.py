@@ -198,10 +198,13 @@ def catalog_pairs(store: ProductStore, ids: Sequence[str] | None = None) -> tupl
     return both, np.stack([text[i] for i in both]), np.stack([image[i] for i in both])
 
 
-def catalog_signature(store: ProductStore) -> str:
-    """Hash of what the head depends on: every product's content signature and both encoders' fingerprints."""
-    ids = sorted(store.all_ids())
-    hashes = store.hashes(ids) if ids else {}
+def catalog_signature(store: ProductStore, hashes: dict[str, str] | None = None) -> str:
+    """Hash of what the head depends on: every product's content signature and both encoders' fingerprints.
+    `hashes` (id -> content hash of every product, e.g. from the catalog index) saves reading them from the store."""
+    if hashes is None:
+        ids = sorted(store.all_ids())
+        hashes = store.hashes(ids) if ids else {}
+    ids = sorted(hashes)
     h = hashlib.sha256()
     for ef in (store.text_ef, store.image_ef):
         h.update(json.dumps(ef.get_config(), sort_keys=True).encode())
@@ -212,8 +215,7 @@ def catalog_signature(store: ProductStore) -> str:
 
 def head_path(settings: Settings) -> Path:
     """Where the head of the store `settings` points at is kept: `<home>/align/<store key>.npz`."""
-    where = (f"http://{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
-             else str(settings.resolved_store_dir.resolve()))
+    where = settings.chroma_url or str(settings.resolved_store_dir.resolve())
     key = hashlib.sha256(f"{where}|{settings.collection_prefix}".encode()).hexdigest()[:16]
     return settings.home / "align" / f"{key}.npz"
 
@@ -304,13 +306,13 @@ def head_for(index: Any) -> _Loaded:
 
     `.head` is None when none was trained or it is stale; `.problem` then says which and what to run.
     """
-    revision = index.store.revision()
+    revision = index.revision or index.store.revision()  # the index's own: it was refreshed by the caller
     got = _LOADED.get(index)
     if got is not None and got.revision == revision:
         return got
     path = head_path(index.store.settings)
-    try:
-        head = load_head(path, catalog_signature(index.store))
+    try:  # (the signature hashes every product: only worth it when a head was saved)
+        head = load_head(path, catalog_signature(index.store, index.content_hashes())) if path.exists() else None
         if head is not None:
             problem = ""
         elif index.store.count_images() == 0:  # tune align could not help: it trains on the catalog's images
@@ -325,7 +327,7 @@ def head_for(index: Any) -> _Loaded:
         text: dict[str, np.ndarray] = {}
         image: dict[str, np.ndarray] = {}
         for start in range(0, len(ids), 2000):
-            text.update(index.store.text_vectors(ids[start:start + 2000]))
+            text.update(index.text_vectors(ids[start:start + 2000]))
             image.update(index.store.image_vectors(ids[start:start + 2000]))
         got.ids = ids
         got.pos = {pid: r for r, pid in enumerate(ids)}

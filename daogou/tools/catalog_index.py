@@ -1,9 +1,12 @@
-"""The in-memory side of the catalog: BM25 index, filter arrays and vocabulary, rebuilt when the store changes.
+"""The search side of the catalog: ids, filter columns, BM25, text vectors and vocabulary, in step with the store.
 
-Chroma holds the vectors and the records; lexical scoring and filter masks over every product are faster
-as numpy arrays. `CatalogIndex.refresh()` compares the store's revision and rebuilds only after a write
-(by this process or another one), and persists the BM25 index under `cache_dir` so that a restart does
-not re-tokenise the catalog.
+Chroma holds the records and its ANN indexes; filter masks, lexical scores and exact cosines over every
+product are numpy over a `CatalogTable` and a `BM25Index` that share one row order. `refresh()` compares
+the store's revision (at most once a second, and after every write through this process) and, when it
+moved, fetches only the rows written since (`ProductStore.rows_since`: another process's ingest shows up
+too), drops deleted ones, and updates the table and BM25 without re-reading the rest. With a `cache_dir`,
+each state is saved there (.npy files, keyed by the store's revision) and a restart memory-maps it:
+no row is read from Chroma, nothing is re-tokenised.
 """
 
 from __future__ import annotations
@@ -11,132 +14,278 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from daogou.ingest.filters import Filters
-from daogou.ingest.store import ProductStore
-from daogou.tools.lexical import BM25Index, tokenize
+from daogou.ingest.store import SEQ_MARGIN_US, ProductStore
+from daogou.tools.catalog_table import CatalogTable, MetaView, TableBuilder
+from daogou.tools.lexical import BM25Builder, BM25Index, tokenize
 from daogou.tools.vocabulary import Vocabulary, build_vocabulary
 
-__all__ = ["CatalogIndex"]
+__all__ = ["REVISION_CHECK_S", "CatalogIndex"]
 
 log = logging.getLogger(__name__)
 
+REVISION_CHECK_S = 1.0  # how often refresh() asks the store whether another process wrote to it
+FORMAT = 1  # bump when the saved layout changes: older saves are then rebuilt from the store
+
 
 class CatalogIndex:
-    """Lexical scores and filter masks over every product of a store."""
+    """Filter masks, lexical scores, text vectors and the vocabulary over every product of a store.
+
+    `ids`, `pos` (id -> row) and `meta` (row -> filter metadata, parsed on demand) follow the row order of
+    the arrays; `vocabulary` is what the agent knows of the catalog; `store.get_products(ids)` gives records.
+    """
 
     def __init__(self, store: ProductStore, cache_dir: Path | None = None) -> None:
         self.store = store
         self.cache_dir = cache_dir
         self._lock = threading.Lock()
         self._revision: str | None = None
-        self.ids: list[str] = []
-        self.pos: dict[str, int] = {}
-        self.bm25 = BM25Index([], [])
-        self.meta: list[dict[str, Any]] = []
-        self._price = np.zeros(0)
-        self._in_stock = np.zeros(0, dtype=bool)
-        self._waterproof = np.zeros(0, dtype=bool)
-        self._category = np.zeros(0, dtype=object)
-        self._brand = np.zeros(0, dtype=object)
-        self.vocabulary = Vocabulary()
+        self._hwm: int | None = None  # newest write seq among the rows read (None: nothing read yet)
+        self._checked_at = float("-inf")
+        self._writes_seen = -1
+        self.last_sync: dict[str, Any] = {}  # what the last sync did: how, rows read, seconds
+        self._install(CatalogTable.empty(), BM25Index([], []), Vocabulary())
 
-    def refresh(self) -> CatalogIndex:
-        """Rebuild if the store was written since the last build; cheap when it was not."""
-        revision = self.store.revision()
-        if revision == self._revision:
-            return self
-        with self._lock:
-            if revision != self._revision:
-                self._build(revision)
-        return self
+    # -- the parts -------------------------------------------------------------------------------
+    def _install(self, table: CatalogTable, bm25: BM25Index, vocabulary: Vocabulary) -> None:
+        self._parts = (table, bm25, vocabulary)  # swapped as one: a reader never sees a table with another's BM25
 
-    def _build(self, revision: str) -> None:
-        ids: list[str] = []
-        docs: list[str] = []
-        metas: list[dict[str, Any]] = []
-        for pid, doc, meta in self.store.lexical_rows():
-            ids.append(pid)
-            docs.append(doc)
-            metas.append(meta)
-        self.bm25 = self._load_or_build_bm25(revision, ids, docs)
-        self.ids, self.meta = ids, metas
-        self.pos = {pid: i for i, pid in enumerate(ids)}
-        self._price = np.array([m.get("price", np.nan) for m in metas], dtype=np.float64)
-        self._in_stock = np.array([bool(m.get("in_stock", True)) for m in metas], dtype=bool)
-        self._waterproof = np.array([bool(m.get("waterproof", False)) for m in metas], dtype=bool)
-        self._category = np.array([m.get("category", "") for m in metas], dtype=object)
-        self._brand = np.array([m.get("brand", "") for m in metas], dtype=object)
-        titles = [str(m.get("title") or d[:60]) for m, d in zip(metas, docs, strict=True)]
-        self.vocabulary = build_vocabulary(ids, titles, metas)
-        self._revision = revision
+    @property
+    def table(self) -> CatalogTable:
+        """The columns (ids, filters, metadata, text vectors)."""
+        return self._parts[0]
 
-    def _load_or_build_bm25(self, revision: str, ids: list[str], docs: list[str]) -> BM25Index:
-        path = None
-        if self.cache_dir is not None:
-            key = hashlib.sha256(f"{self.store.text.name}:{revision}".encode()).hexdigest()[:16]
-            path = self.cache_dir / f"bm25-{key}.npz"
-            if path.exists():
-                try:
-                    with np.load(path, allow_pickle=False) as z:
-                        state = json.loads(str(z["meta"]))
-                        state.update({k: z[k] for k in ("indptr", "doc_idx", "tf", "doc_len")})
-                    index = BM25Index.from_state(state)
-                    if index.ids == ids:
-                        return index
-                except (OSError, ValueError, KeyError) as e:
-                    log.warning("BM25 cache %s unusable (%s); rebuilding", path.name, e)
-        index = BM25Index(ids, [tokenize(d) for d in docs])
-        if path is not None:
-            self._save(path, index)
-        return index
+    @property
+    def bm25(self) -> BM25Index:
+        """The lexical index (rows as in `table`)."""
+        return self._parts[1]
 
-    @staticmethod
-    def _save(path: Path, index: BM25Index) -> None:
-        state = index.to_state()
-        arrays = {k: state.pop(k) for k in ("indptr", "doc_idx", "tf", "doc_len")}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("bm25-*.npz"):
-            old.unlink(missing_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, meta=np.array(json.dumps(state, ensure_ascii=False)), **arrays)
-        tmp.replace(path)
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """What the catalog holds (categories, brands, title terms, product names)."""
+        return self._parts[2]
+
+    @property
+    def ids(self) -> list[str]:
+        """Product ids in row order."""
+        return self.table.ids
+
+    @property
+    def pos(self) -> dict[str, int]:
+        """Row of each product id."""
+        return self.table.pos
+
+    @property
+    def meta(self) -> MetaView:
+        """Row i's filter metadata (`meta[i]`, a dict parsed on demand)."""
+        return self.table.meta
+
+    @property
+    def revision(self) -> str | None:
+        """The store revision the index reflects (None before the first refresh)."""
+        return self._revision
 
     def title_of(self, i: int) -> str:
         """The title of the product at position `i` of `ids`."""
         return str(self.meta[i].get("title", ""))
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.table)
 
+    # -- staying in step with the store ----------------------------------------------------------
+    def refresh(self) -> CatalogIndex:
+        """Catch up with the store if it was written since; cheap when it was not."""
+        writes = self.store.writes
+        if (self._revision is not None and writes == self._writes_seen
+                and time.monotonic() - self._checked_at < REVISION_CHECK_S):
+            return self
+        revision = self.store.revision()
+        self._checked_at = time.monotonic()
+        if revision != self._revision:
+            with self._lock:
+                if revision != self._revision:
+                    self._sync(revision)
+        self._writes_seen = writes
+        return self
+
+    def _sync(self, revision: str) -> None:
+        t0 = time.perf_counter()
+        how = "delta"
+        if self._revision is None and self._load_saved(revision):
+            how = "loaded"
+            if self._revision == revision:
+                self.last_sync = {"how": how, "rows": 0, "seconds": round(time.perf_counter() - t0, 3)}
+                return
+        since = None if self._hwm is None else self._hwm - SEQ_MARGIN_US
+        if since is None:
+            how = "full"
+            table, bm25, n_read = self._full()
+        else:
+            table, bm25, n_read = self._delta(since)
+        table, bm25 = self._drop_deleted(table, bm25)
+        changed = table is not self.table
+        vocabulary = build_vocabulary(table.ids, [_title(m) for m in table.meta], table.meta) if changed \
+            else self.vocabulary
+        seq = np.asarray(table.columns["seq"])
+        self._hwm = int(seq.max()) if len(seq) else 0
+        self._revision = revision
+        self._install(table, bm25, vocabulary)
+        if self.cache_dir is not None:
+            self._save(changed)
+        self.last_sync = {"how": how, "rows": n_read, "seconds": round(time.perf_counter() - t0, 3)}
+        log.info("catalog index: %s sync, %d rows read, %d products, %.1fs", how, n_read, len(table),
+                 time.perf_counter() - t0)
+
+    def _full(self) -> tuple[CatalogTable, BM25Index, int]:
+        tables, lexical = TableBuilder(), BM25Builder()
+        for page in self.store.rows_since(None):
+            tables.add(page)
+            lexical.add(page.ids, [tokenize(d) for d in page.documents])
+        return tables.build(), lexical.build(), len(tables.ids)
+
+    def _delta(self, since: int) -> tuple[CatalogTable, BM25Index, int]:
+        pages = list(self.store.rows_since(since))
+        changed = {pid for page in pages for pid in page.ids}
+        if not changed:
+            return self.table, self.bm25, 0
+        keep = np.array([pid not in changed for pid in self.table.ids], dtype=bool)
+        tokens = [tokenize(d) for page in pages for d in page.documents]
+        ids = [pid for page in pages for pid in page.ids]
+        return self.table.updated(keep, pages), self.bm25.updated(keep, ids, tokens), len(ids)
+
+    def _drop_deleted(self, table: CatalogTable, bm25: BM25Index) -> tuple[CatalogTable, BM25Index]:
+        """Rows of products deleted from the store since (their count gives them away) are dropped."""
+        if self.store.count() == len(table):
+            return table, bm25
+        live = set(self.store.all_ids())
+        keep = np.array([pid in live for pid in table.ids], dtype=bool)
+        if keep.all():
+            return table, bm25
+        return table.updated(keep, []), bm25.updated(keep, [], [])
+
+    # -- saved states ----------------------------------------------------------------------------
+    def _folder(self) -> Path:
+        # the collection's id too: a store deleted and made again is another catalog
+        key = hashlib.sha256(f"{self.store.location}|{self.store.text.name}|{self.store.text.id}".encode())
+        return Path(str(self.cache_dir)) / f"index-{key.hexdigest()[:16]}"
+
+    def _load_saved(self, revision: str) -> bool:
+        """Memory-map the saved state of this store, if any (it may be older than `revision`: a delta follows)."""
+        if self.cache_dir is None:
+            return False
+        folder = self._folder()
+        try:
+            gen = folder / (folder / "current").read_text(encoding="utf-8").strip()
+            state = json.loads((gen / "state.json").read_text(encoding="utf-8"))
+            if state.get("format") != FORMAT or state.get("dim") != _dim(self.store):
+                return False
+            table = CatalogTable.load(gen)
+            bm25 = BM25Index.load(gen, table.ids)
+            vocabulary = Vocabulary.from_state(json.loads((gen / "vocabulary.json").read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("saved catalog index in %s unusable (%s); rebuilding it from the store", folder, e)
+            return False
+        self._install(table, bm25, vocabulary)
+        self._revision, self._hwm = state["revision"], int(state["hwm"])
+        return True
+
+    def _save(self, changed: bool = True) -> None:
+        """Write this state as a new generation folder, point `current` at it, drop older ones, then map it back.
+        When no row changed (only the revision moved), the current generation's state is updated in place."""
+        folder = self._folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        if not changed and self._write_state(folder):
+            return
+        gen_name = hashlib.sha256(str(self._revision).encode()).hexdigest()[:16]
+        gen = folder / gen_name
+        if not gen.exists():
+            tmp = folder / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            try:
+                self.table.save(tmp)
+                self.bm25.save(tmp)
+                (tmp / "vocabulary.json").write_text(json.dumps(self.vocabulary.to_state(), ensure_ascii=False),
+                                                     encoding="utf-8")
+                (tmp / "state.json").write_text(json.dumps(self._state()), encoding="utf-8")
+                tmp.rename(gen)
+            except OSError as e:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not gen.exists():  # (another process saving the same revision at once is fine)
+                    log.warning("could not save the catalog index in %s (%s); it is rebuilt at the next start",
+                                folder, e)
+                    return
+        pointer = folder / f".current-{os.getpid()}"
+        pointer.write_text(gen_name, encoding="utf-8")
+        pointer.replace(folder / "current")
+        for old in folder.iterdir():  # older generations (a process still mapping one keeps its files open)
+            if old.is_dir() and old.name != gen_name and not old.name.startswith(".tmp-"):
+                shutil.rmtree(old, ignore_errors=True)
+        try:  # map the saved arrays back: only the pages queries touch stay resident
+            table = CatalogTable.load(gen)
+            self._install(table, BM25Index.load(gen, table.ids), self.vocabulary)
+        except (OSError, ValueError) as e:
+            log.warning("could not map the saved catalog index back (%s); keeping it in memory", e)
+
+    def _state(self) -> dict[str, Any]:
+        return {"format": FORMAT, "revision": self._revision, "hwm": self._hwm, "dim": self.table.dim,
+                "products": len(self.table), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    def _write_state(self, folder: Path) -> bool:
+        """Point the current generation at this revision (its rows are unchanged); False if there is none."""
+        try:
+            gen = folder / (folder / "current").read_text(encoding="utf-8").strip()
+        except OSError:
+            return False
+        if not (gen / "state.json").exists():
+            return False
+        tmp = gen / f".state-{os.getpid()}.json"
+        tmp.write_text(json.dumps(self._state()), encoding="utf-8")
+        tmp.replace(gen / "state.json")
+        return True
+
+    # -- what search and the tools read ----------------------------------------------------------
     def mask(self, filters: Filters) -> np.ndarray:
         """Boolean array over `ids`: which products meet the filters (same rule as Filters.matches)."""
-        m = np.ones(len(self.ids), dtype=bool)
-        if filters.price_min is not None:
-            m &= self._price >= filters.price_min  # NaN (no price) compares False: excluded
-        if filters.price_max is not None:
-            m &= self._price <= filters.price_max
-        if filters.categories:
-            m &= np.isin(self._category, list(filters.categories))
-        if filters.brands:
-            m &= np.isin(self._brand, list(filters.brands))
-        if filters.exclude_brands:
-            m &= ~np.isin(self._brand, list(filters.exclude_brands))
-        if filters.in_stock:
-            m &= self._in_stock
-        if filters.waterproof:
-            m &= self._waterproof
-        if filters.colors or filters.sizes or filters.exclude_ids:
-            rest = Filters(colors=filters.colors, sizes=filters.sizes, exclude_ids=filters.exclude_ids)
-            for i in np.flatnonzero(m):  # list-valued fields: check the survivors only
-                m[i] = rest.matches(self.meta[i])
-        return m
+        return self.table.mask(filters)
 
     def lexical_scores(self, text: str) -> np.ndarray:
         """BM25 share of the query each product matches (~1.0 = every query term), aligned with `ids`."""
         return self.bm25.scores(tokenize(text), normalized=True)
+
+    def vectors_of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Text vectors of these rows, (len(rows), dim) float32."""
+        return np.asarray(self.table.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+
+    def text_vectors(self, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Text vectors by id (ids the index does not hold are left out), like `ProductStore.text_vectors`."""
+        known = [i for i in ids if i in self.pos]
+        if not known:
+            return {}
+        return dict(zip(known, self.vectors_of([self.pos[i] for i in known]), strict=True))
+
+    def content_hashes(self) -> dict[str, str]:
+        """Each product's content hash (what ingest compares), by id."""
+        return self.table.hashes()
+
+
+def _title(meta: dict[str, Any]) -> str:
+    return str(meta.get("title") or "")
+
+
+def _dim(store: ProductStore) -> int | None:
+    try:
+        return int(store.text_ef.get_config().get("dim"))
+    except (TypeError, ValueError):
+        return None

@@ -3,8 +3,10 @@
 `tokenize` turns a product title or a query into index terms; `BM25Index` scores every document for
 a query with numpy over term-major postings (CSR layout), so a query over 100k titles takes well under 5 ms.
 The index is a pure value: build it from `(ids, token_lists)`, persist it with `to_state()` (plain
-lists and numpy arrays) and load it with `BM25Index.from_state()`. There is no incremental update;
-adding documents is a rebuild (a few seconds per 100k titles).
+lists and numpy arrays) and load it with `BM25Index.from_state()`, or save it to a folder of .npy files
+that `BM25Index.load` memory-maps (a restart reads nothing but the term list). `updated(keep, ids,
+token_lists)` drops documents and appends new ones without re-tokenising the others, in a few passes over
+the postings (scores equal those of an index built from scratch over the same documents).
 
 Tokenisation schemes (measured on the dev split by `bench/retrieval_variants.py`):
 
@@ -23,16 +25,18 @@ and whitespace, and keeps a decimal point between digits (0.2, 1.5).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_SCHEME", "SCHEMES", "BM25Index", "normalize", "tokenize"]
+__all__ = ["DEFAULT_SCHEME", "SCHEMES", "BM25Builder", "BM25Index", "normalize", "tokenize"]
 
 DEFAULT_SCHEME = "char12"
 
@@ -44,6 +48,7 @@ _PART = re.compile(rf"[0-9]+(?:\.[0-9]+)*|[^\W\d_{_CJK}]+")  # digit (decimal) o
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
 
 _jieba: Any = None
+_CHUNK = 1 << 22  # postings per step when weighting
 
 
 def _get_jieba() -> Any:
@@ -123,6 +128,60 @@ def tokenize(text: str, scheme: str = DEFAULT_SCHEME) -> list[str]:
     return cut(text)
 
 
+def _postings(vocab: dict[str, int], token_lists: Sequence[Sequence[str]],
+              first_doc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(term, doc, tf) of each distinct (term, doc) pair of the documents, sorted by term then doc, and the
+    documents' lengths; new terms are added to `vocab`, documents are numbered from `first_doc`."""
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    flat = np.fromiter((vocab.setdefault(tok, len(vocab)) for tokens in token_lists for tok in tokens),
+                       dtype=np.int64, count=int(lengths.sum()))
+    docs = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
+    width = max(len(token_lists), 1)
+    keys, tf = np.unique(flat * width + docs, return_counts=True)  # one key per (term, doc): term-major
+    return ((keys // width).astype(np.int32), (keys % width + first_doc).astype(np.int32), tf.astype(np.float32),
+            lengths)
+
+
+class BM25Builder:
+    """Collects documents page by page, then builds one `BM25Index` (a million token lists at once would not fit)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.vocab: dict[str, int] = {}
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> None:
+        """Add documents (one token list per id), after those added before."""
+        if len(ids) != len(token_lists):
+            raise ValueError(f"{len(ids)} ids but {len(token_lists)} token lists; pass one token list per id")
+        self._parts.append(_postings(self.vocab, token_lists, len(self.ids)))
+        self.ids += list(ids)
+
+    def build(self, *, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, idf: str = "okapi") -> BM25Index:
+        """The index over every document added, in the order added."""
+        index = BM25Index.__new__(BM25Index)
+        self.fill(index, k1=k1, b=b, epsilon=epsilon, idf=idf)
+        return index
+
+    def fill(self, index: BM25Index, *, k1: float, b: float, epsilon: float, idf: str) -> None:
+        """Set `index`'s arrays from the documents added (what `build` and `BM25Index()` do)."""
+        if len(set(self.ids)) != len(self.ids):
+            dup = next(i for i, c in Counter(self.ids).items() if c > 1)
+            raise ValueError(f"duplicate document id {dup!r}; ids must be unique")
+        parts = self._parts or [_postings({}, [], 0)]
+        terms = np.concatenate([p[0] for p in parts])
+        # stable: within a term, pages in order and documents ascending inside a page -> documents ascending
+        order = np.argsort(terms, kind="stable") if len(parts) > 1 else slice(None)
+        index.ids = self.ids
+        index.vocab = self.vocab
+        index.indptr = np.zeros(len(self.vocab) + 1, dtype=np.int64)  # postings of term t: indptr[t]:indptr[t+1]
+        np.cumsum(np.bincount(terms, minlength=len(self.vocab)), out=index.indptr[1:])
+        index.doc_idx = np.concatenate([p[1] for p in parts])[order]
+        index.tf = np.concatenate([p[2] for p in parts])[order]
+        index.doc_len = np.concatenate([p[3] for p in parts]).astype(np.float64)
+        index._params(k1=k1, b=b, epsilon=epsilon, idf=idf)
+
+
 class BM25Index:
     """Okapi BM25 over a fixed set of documents, scored for all documents at once with numpy.
 
@@ -148,31 +207,9 @@ class BM25Index:
         epsilon: float = 0.25,
         idf: str = "okapi",
     ) -> None:
-        if len(ids) != len(token_lists):
-            raise ValueError(f"{len(ids)} ids but {len(token_lists)} token lists; pass one token list per id")
-        if len(set(ids)) != len(ids):
-            dup = next(i for i, c in Counter(ids).items() if c > 1)
-            raise ValueError(f"duplicate document id {dup!r}; ids must be unique")
-        self.ids: list[str] = list(ids)
-        n_docs = len(self.ids)
-        vocab: dict[str, int] = {}
-        lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=n_docs)
-        flat = np.fromiter(
-            (vocab.setdefault(tok, len(vocab)) for tokens in token_lists for tok in tokens),
-            dtype=np.int64,
-            count=int(lengths.sum()),
-        )
-        docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        # One key per (term, doc) occurrence; unique keys sort term-major, then by doc: CSR postings.
-        keys, tf = np.unique(flat * max(n_docs, 1) + docs, return_counts=True)
-        terms = keys // max(n_docs, 1)
-        self.vocab = vocab
-        self.indptr = np.zeros(len(vocab) + 1, dtype=np.int64)  # postings of term t: indptr[t]:indptr[t+1]
-        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=self.indptr[1:])
-        self.doc_idx = (keys % max(n_docs, 1)).astype(np.int32)
-        self.tf = tf.astype(np.float32)
-        self.doc_len = lengths.astype(np.float64)
-        self._params(k1=k1, b=b, epsilon=epsilon, idf=idf)
+        builder = BM25Builder()
+        builder.add(ids, token_lists)
+        builder.fill(self, k1=k1, b=b, epsilon=epsilon, idf=idf)
 
     def _params(self, *, k1: float, b: float, epsilon: float, idf: str) -> None:
         """Set the BM25 parameters and precompute each posting's weight (idf x saturated tf)."""
@@ -191,11 +228,14 @@ class BM25Index:
                 self.idf[self.idf < 0] = self.epsilon * float(self.idf.mean())
         avgdl = float(self.doc_len.mean()) if n_docs else 0.0
         norm = self.k1 * (1 - self.b + self.b * self.doc_len / avgdl) if avgdl > 0 else np.full(n_docs, k1)
-        term_of_posting = np.repeat(np.arange(len(df)), np.diff(self.indptr))
-        tf = self.tf.astype(np.float64)
-        denom = tf + norm[self.doc_idx]
-        sat = np.divide(tf * (self.k1 + 1), denom, out=np.zeros_like(tf), where=denom > 0)
-        self._weights = (self.idf[term_of_posting] * sat).astype(np.float32)
+        term_of_posting = np.repeat(np.arange(len(df), dtype=np.int32), np.diff(self.indptr))
+        self._weights = np.empty(len(self.tf), dtype=np.float32)
+        for lo in range(0, len(self.tf), _CHUNK):  # in chunks: a million documents hold ~100M postings
+            hi = lo + _CHUNK
+            tf = np.asarray(self.tf[lo:hi], dtype=np.float64)
+            denom = tf + norm[self.doc_idx[lo:hi]]
+            sat = np.divide(tf * (self.k1 + 1), denom, out=np.zeros_like(tf), where=denom > 0)
+            self._weights[lo:hi] = self.idf[term_of_posting[lo:hi]] * sat
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -236,6 +276,94 @@ class BM25Index:
             hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
         hits = hits[np.lexsort((hits, -s[hits]))]
         return [(self.ids[i], float(s[i])) for i in hits]
+
+    def updated(self, keep: np.ndarray, ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> BM25Index:
+        """A new index: the documents where `keep` is True (in their order), then the new ones appended.
+
+        Postings of the kept documents are moved, not rebuilt: no document is re-tokenised. Terms left with
+        no document are dropped, so the scores equal those of `BM25Index(kept ids + ids, kept tokens +
+        token_lists)` with the same parameters.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        if len(keep) != len(self.ids):
+            raise ValueError(f"keep has {len(keep)} entries for {len(self.ids)} documents; pass one per document")
+        if len(ids) != len(token_lists):
+            raise ValueError(f"{len(ids)} ids but {len(token_lists)} token lists; pass one token list per id")
+        kept_ids = [pid for pid, k in zip(self.ids, keep, strict=True) if k]
+        new = BM25Index.__new__(BM25Index)
+        new.ids = kept_ids + list(ids)
+        if len(set(new.ids)) != len(new.ids):
+            dup = next(i for i, c in Counter(new.ids).items() if c > 1)
+            raise ValueError(f"duplicate document id {dup!r}; drop the old document (keep=False) before adding it")
+        n_kept = len(kept_ids)
+        remap = np.cumsum(keep, dtype=np.int64) - 1  # old row -> new row (for kept rows)
+        # kept postings, still term-major and doc-ascending (remap is monotonic)
+        term_of = np.repeat(np.arange(len(self.vocab), dtype=np.int32), np.diff(self.indptr))
+        live = keep[self.doc_idx] if len(self.doc_idx) else np.zeros(0, dtype=bool)
+        k_term, k_doc, k_tf = term_of[live], remap[self.doc_idx[live]].astype(np.int32), self.tf[live]
+        del term_of, live
+        vocab = dict(self.vocab)
+        n_term, n_doc, n_tf, lengths = _postings(vocab, token_lists, n_kept)  # sorted by (term, doc)
+        n_terms = len(vocab)
+        k_count = np.bincount(k_term, minlength=n_terms)
+        n_count = np.bincount(n_term, minlength=n_terms)
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(k_count + n_count, out=indptr[1:])
+        k_start = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(k_count, out=k_start[1:])
+        n_start = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(n_count, out=n_start[1:])
+        # a kept posting of term t goes to indptr[t] + its rank among t's kept postings; new ones follow them
+        k_dest = np.arange(len(k_term), dtype=np.int64) + (indptr[:-1] - k_start[:-1])[k_term]
+        n_dest = np.arange(len(n_term), dtype=np.int64) + (indptr[:-1] + k_count - n_start[:-1])[n_term]
+        doc_idx = np.empty(int(indptr[-1]), dtype=np.int32)
+        tf = np.empty(int(indptr[-1]), dtype=np.float32)
+        doc_idx[k_dest], doc_idx[n_dest] = k_doc, n_doc
+        tf[k_dest], tf[n_dest] = k_tf, n_tf
+        df = np.diff(indptr)
+        if (df == 0).any():  # terms no document holds any more: drop them (ids stay in order)
+            alive = df > 0
+            terms = [""] * n_terms
+            for term, t in vocab.items():
+                terms[t] = term
+            vocab = {term: j for j, term in enumerate(t for t, a in zip(terms, alive, strict=True) if a)}
+            indptr = np.concatenate([[0], np.cumsum(df[alive])]).astype(np.int64)
+        new.vocab, new.indptr, new.doc_idx, new.tf = vocab, indptr, doc_idx, tf
+        new.doc_len = np.concatenate([np.asarray(self.doc_len)[keep], lengths.astype(np.float64)])
+        new._params(k1=self.k1, b=self.b, epsilon=self.epsilon, idf=self.idf_kind)
+        return new
+
+    _ARRAYS = ("indptr", "doc_idx", "tf", "doc_len", "idf", "_weights")
+
+    def save(self, folder: Path) -> None:
+        """Write the index to `folder` (created): .npy arrays that `load` memory-maps, terms and parameters as JSON.
+        The ids are not written: the caller keeps them (the catalog index stores them once for all its parts)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        terms = [""] * len(self.vocab)
+        for term, t in self.vocab.items():
+            terms[t] = term
+        for name in self._ARRAYS:
+            np.save(folder / f"bm25{name}.npy", np.asarray(getattr(self, name)))
+        meta = {"version": 1, "terms": terms,
+                "params": {"k1": self.k1, "b": self.b, "epsilon": self.epsilon, "idf": self.idf_kind}}
+        (folder / "bm25.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, ids: list[str], *, mmap: bool = True) -> BM25Index:
+        """An index written by `save`, over `ids` (the same documents, in the same order); arrays memory-mapped."""
+        meta = json.loads((folder / "bm25.json").read_text(encoding="utf-8"))
+        if meta.get("version") != 1:
+            raise ValueError(f"BM25 files in {folder} have version {meta.get('version')!r}; rebuild the index")
+        self = cls.__new__(cls)
+        self.ids = ids
+        self.vocab = {str(term): t for t, term in enumerate(meta["terms"])}
+        for name in cls._ARRAYS:
+            setattr(self, name, np.load(folder / f"bm25{name}.npy", mmap_mode="r" if mmap else None))
+        p = meta["params"]
+        self.k1, self.b, self.epsilon, self.idf_kind = float(p["k1"]), float(p["b"]), float(p["epsilon"]), p["idf"]
+        if len(self.indptr) != len(self.vocab) + 1 or len(self.doc_len) != len(ids):
+            raise ValueError(f"BM25 files in {folder} disagree with {len(ids)} documents; rebuild the index")
+        return self
 
     def to_state(self) -> dict[str, Any]:
         """Plain lists/arrays that `from_state` turns back into an equal index (for np.savez / JSON)."""

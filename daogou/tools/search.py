@@ -1,18 +1,20 @@
 """search_products: hybrid (BM25 + e5) catalog search with hard filters and optional query image.
 
-Text queries: the dense top-N (Chroma, with the filters as `where`) and the lexical top-N (BM25, with the
-same filters as a mask) are pooled, every pooled product gets both its exact cosine and its BM25 score,
-and `fuse_scores` combines them. Image queries rank by EfficientNet cosine. Text and image are combined
-by the fusion strategy (`SearchRequest.fusion`, default `Settings.fusion`; see fusion.py): "late" fuses
-the two rankings by reciprocal rank, "early" scores one weighted text + image vector per product, "mid"
-adds the cosine in the space of the alignment head (align.py), which also matches a text query to
-product images (mode "image": text-to-image search). When nothing meets the hard filters, the nearest
-products are returned with `relaxed=True` and the trace says which constraint was dropped — never silently.
+Text queries: the dense top-N (Chroma's HNSW or an exact pass over the filter mask, whichever the query's
+shape makes cheaper: see dense.py) and the lexical top-N (BM25, under the same mask) are pooled, every
+pooled product gets both its exact cosine and its BM25 score, and `fuse_scores` combines them. Image
+queries rank by EfficientNet cosine. Text and image are combined by the fusion strategy
+(`SearchRequest.fusion`, default `Settings.fusion`; see fusion.py): "late" fuses the two rankings by
+reciprocal rank, "early" scores one weighted text + image vector per product, "mid" adds the cosine in
+the space of the alignment head (align.py), which also matches a text query to product images (mode
+"image": text-to-image search). When nothing meets the hard filters, the nearest products are returned
+with `relaxed=True` and the trace says which constraint was dropped — never silently.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,7 @@ from daogou.ingest.filters import Filters
 from daogou.ingest.schema import Product
 from daogou.tools.align import head_for
 from daogou.tools.catalog_index import CatalogIndex
+from daogou.tools.dense import nearest_images, nearest_rows
 from daogou.tools.fusion import FUSIONS, MID_TEXT_WEIGHT, MID_WEIGHT, early_fuse, fuse_scores, mid_fuse, rrf
 
 __all__ = ["ProductCard", "SearchRequest", "SearchResult", "search_products"]
@@ -98,11 +101,11 @@ MODES = ("hybrid", "dense", "lexical", "image")
 
 def _text_scores(index: CatalogIndex, qvec: np.ndarray, lex: np.ndarray, ids: list[str],
                  mode: str) -> tuple[list[str], np.ndarray]:
-    """The pooled ids that have a text vector, and their text score under `mode` (hybrid/dense/lexical)."""
-    vectors = index.store.text_vectors(ids)
-    ids = [i for i in ids if i in vectors and i in index.pos]
-    dense = np.array([float(vectors[i] @ qvec) for i in ids], dtype=np.float32)
-    lexical = np.array([lex[index.pos[i]] for i in ids], dtype=np.float32)
+    """The pooled ids the index holds, and their text score under `mode` (hybrid/dense/lexical)."""
+    ids = [i for i in ids if i in index.pos]
+    rows = np.array([index.pos[i] for i in ids], dtype=np.int64)
+    dense = index.vectors_of(rows) @ np.asarray(qvec, dtype=np.float32) if len(rows) else np.zeros(0, np.float32)
+    lexical = lex[rows].astype(np.float32) if len(rows) else np.zeros(0, np.float32)
     if mode == "dense":
         return ids, dense
     if mode == "lexical":
@@ -110,13 +113,20 @@ def _text_scores(index: CatalogIndex, qvec: np.ndarray, lex: np.ndarray, ids: li
     return ids, fuse_scores(dense, lexical)
 
 
-def _text_pool(index: CatalogIndex, qvec: np.ndarray, lex: np.ndarray, filters: Filters,
-               mask: np.ndarray) -> list[str]:
-    dense_hits = index.store.nearest_text(qvec, POOL, filters.to_where())
+def _text_pool(index: CatalogIndex, qvec: np.ndarray, lex: np.ndarray, mask: np.ndarray) -> list[str]:
+    """The dense top-POOL (HNSW or an exact pass, see dense.py) and the lexical top-POOL among the masked rows."""
+    dense_rows, _, _ = nearest_rows(index, qvec, POOL, mask)
     lex_masked = np.where(mask, lex, 0.0)
-    top_lex = np.argsort(-lex_masked)[:POOL]
-    pool = {h.id for h in dense_hits} | {index.ids[i] for i in top_lex if lex_masked[i] > 0}
-    return sorted(pool, key=lambda i: index.pos.get(i, -1))
+    top_lex = _top_rows(lex_masked, POOL)
+    rows = set(dense_rows.tolist()) | {int(i) for i in top_lex if lex_masked[i] > 0}
+    return [index.ids[r] for r in sorted(rows)]
+
+
+def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k highest scores (any order): a partial sort, not a sort of every product."""
+    if len(scores) <= k:
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k - 1)[:k]
 
 
 def _ordered(ids: list[str], scores: np.ndarray) -> list[tuple[str, float]]:
@@ -152,12 +162,24 @@ def _aligned_scores(q: _Query, index: CatalogIndex, side: str) -> np.ndarray:
     each product's text and image projections (the mid-fused product vector).
     """
     loaded = q.head
-    rows = np.array([loaded.pos.get(i, -1) for i in index.ids], dtype=np.int64)
+    rows = _head_rows(loaded, index)
     mat = loaded.projected["image" if side == "image" else "joint"]
     out = np.full(len(index.ids), np.nan, dtype=np.float32)
     known = rows >= 0
     out[known] = mat[rows[known]] @ q.aligned()
     return out
+
+
+_HEAD_ROWS: weakref.WeakKeyDictionary[CatalogIndex, tuple[Any, Any, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _head_rows(loaded: Any, index: CatalogIndex) -> np.ndarray:
+    """For each index row, its row in the head's projections (-1: none); computed once per head and table."""
+    got = _HEAD_ROWS.get(index)
+    if got is None or got[0] is not loaded or got[1] is not index.table:
+        got = (loaded, index.table, np.array([loaded.pos.get(i, -1) for i in index.ids], dtype=np.int64))
+        _HEAD_ROWS[index] = got
+    return got[2]
 
 
 def _rank(index: CatalogIndex, req: SearchRequest, q: _Query, filters: Filters,
@@ -167,19 +189,21 @@ def _rank(index: CatalogIndex, req: SearchRequest, q: _Query, filters: Filters,
         return []
     store = index.store
     if q.qvec is None and q.ivec is None:  # filters only: browse the matching products, cheapest first
-        rows = [(index.ids[i], index.meta[i].get("price", float("inf"))) for i in np.flatnonzero(mask)]
-        return [(pid, 0.0) for pid, _ in sorted(rows, key=lambda r: r[1])]
+        rows = np.flatnonzero(mask)
+        price = np.nan_to_num(np.asarray(index.table.columns["price"])[rows], nan=np.inf)
+        order = np.argsort(price, kind="stable")[:max(req.k, POOL)]
+        return [(index.ids[rows[j]], 0.0) for j in order]
     if req.mode == "image" and q.qvec is not None:  # text (+ image) -> product images, in the shared space
         scores = np.where(mask, _aligned_scores(q, index, "image"), np.nan)
         keep = np.flatnonzero(~np.isnan(scores))
-        return _ordered([index.ids[i] for i in keep], scores[keep])[:POOL]
-    image_rank = ([(h.id, h.score) for h in store.nearest_image(q.ivec, POOL, filters.to_where())]
-                  if q.ivec is not None else [])
+        top = np.sort(keep[_top_rows(scores[keep], POOL)])  # in row order: ties stay in catalog order
+        return _ordered([index.ids[i] for i in top], scores[top])
+    image_rank = nearest_images(index, q.ivec, POOL, mask, filters) if q.ivec is not None else []
     if req.mode == "image":
         return image_rank
     pool: list[str] = []
     if q.qvec is not None:
-        pool = _text_pool(index, q.qvec, q.lex, filters, mask)
+        pool = _text_pool(index, q.qvec, q.lex, mask)
     if fusion == "late" or (fusion == "early" and (q.qvec is None or q.ivec is None)):
         # one side only, or separate rankings combined by rank (text + image)
         rankings = []
@@ -194,8 +218,8 @@ def _rank(index: CatalogIndex, req: SearchRequest, q: _Query, filters: Filters,
     aligned = _aligned_scores(q, index, "joint") if fusion == "mid" else None
     extra = [pid for pid, _ in image_rank]
     if aligned is not None:
-        masked = np.where(mask, aligned, np.nan)
-        extra += [index.ids[i] for i in np.argsort(-np.nan_to_num(masked, nan=-np.inf))[:POOL] if mask[i]]
+        masked = np.nan_to_num(np.where(mask, aligned, np.nan), nan=-np.inf)
+        extra += [index.ids[i] for i in _top_rows(masked, POOL) if mask[i]]
     ids = sorted(set(pool) | set(extra), key=lambda i: index.pos.get(i, -1))
     ids = [i for i in ids if i in index.pos and mask[index.pos[i]]]
     if not ids:

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from daogou.tools.lexical import SCHEMES, BM25Index, tokenize
+from daogou.tools.lexical import SCHEMES, BM25Builder, BM25Index, tokenize
 
 CORPUS = [
     "红色连衣裙 夏季 雪纺",
@@ -170,3 +170,55 @@ def test_bad_state_and_bad_arguments_are_refused():
         BM25Index(["a"], [["x"]], b=1.5)
     with pytest.raises(ValueError, match="'okapi' or 'lucene'"):
         BM25Index(["a"], [["x"]], idf="tfidf")
+
+
+def _same_scores(a: BM25Index, b: BM25Index, queries: list[str]) -> None:
+    for query in queries:
+        q = tokenize(query)
+        sa = dict(zip(a.ids, a.scores(q), strict=True))
+        sb = dict(zip(b.ids, b.scores(q), strict=True))
+        assert sa.keys() == sb.keys()
+        np.testing.assert_allclose([sa[i] for i in sorted(sa)], [sb[i] for i in sorted(sa)], rtol=1e-5, atol=1e-6)
+
+
+def test_updated_equals_an_index_built_from_scratch():
+    index, docs = _index()
+    ids = list(index.ids)
+    keep = np.array([i % 3 != 1 for i in range(len(ids))])  # drop every third document
+    new_ids = ["N1", "N2", ids[1]]  # two new documents, and one dropped id coming back with new text
+    new_docs = [tokenize("全新款 蓝色雪地靴 防水"), tokenize("zzz 独有词"), tokenize("红色连衣裙 夏季")]
+    updated = index.updated(keep, new_ids, new_docs)
+    kept = [(i, d) for i, d, k in zip(ids, docs, keep, strict=True) if k]
+    scratch = BM25Index([i for i, _ in kept] + new_ids, [d for _, d in kept] + new_docs)
+    assert updated.ids == scratch.ids
+    assert set(updated.vocab) == set(scratch.vocab)  # terms only the dropped documents held are gone
+    _same_scores(updated, scratch, ["红色连衣裙", "雪地靴 防水", "独有词", "手机壳 iphone", "色"])
+    assert updated.query_weight(tokenize("独有词")) == pytest.approx(scratch.query_weight(tokenize("独有词")))
+
+
+def test_updated_refuses_a_duplicate_id_and_a_wrong_mask():
+    index, _ = _index()
+    with pytest.raises(ValueError, match="duplicate document id"):
+        index.updated(np.ones(len(index), dtype=bool), [index.ids[0]], [["x"]])
+    with pytest.raises(ValueError, match="one per document"):
+        index.updated(np.ones(2, dtype=bool), [], [])
+
+
+def test_save_and_load_memory_maps_the_same_index(tmp_path):
+    index, _ = _index(idf="lucene")
+    index.save(tmp_path / "bm25")
+    again = BM25Index.load(tmp_path / "bm25", list(index.ids))
+    assert isinstance(again.doc_idx, np.memmap) and again.idf_kind == "lucene"
+    _same_scores(index, again, ["红色连衣裙", "手机壳 iphone"])
+    with pytest.raises(ValueError, match="rebuild the index"):
+        BM25Index.load(tmp_path / "bm25", list(index.ids)[:-1])
+
+
+def test_builder_page_by_page_equals_one_build():
+    index, docs = _index()
+    builder = BM25Builder()
+    for start in range(0, len(docs), 3):
+        builder.add(index.ids[start:start + 3], docs[start:start + 3])
+    paged = builder.build()
+    assert np.array_equal(paged.indptr, index.indptr) and np.array_equal(paged.doc_idx, index.doc_idx)
+    _same_scores(paged, index, ["红色连衣裙", "手机壳 iphone"])

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -159,14 +158,6 @@ def test_index_refreshes_after_a_write(loaded, settings, tmp_path):
     assert len(index.refresh()) == 6
 
 
-def test_bm25_cache_roundtrip(loaded, tmp_path):
-    store, _ = loaded
-    a = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
-    assert list((tmp_path / "cache").glob("bm25-*.npz"))
-    b = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
-    assert np.allclose(a.lexical_scores("连衣裙"), b.lexical_scores("连衣裙"))
-
-
 def test_reopening_with_a_different_model_is_refused(settings, tmp_path):
     s = settings.with_(store_dir=tmp_path / "persist")
 
@@ -182,10 +173,10 @@ def test_reopening_with_a_different_model_is_refused(settings, tmp_path):
 
 
 def test_conflicting_store_settings_are_refused(settings):
-    with pytest.raises(StoreError, match="DAOGOU_CHROMA_HOST"):
-        open_store(settings.with_(chroma_host="localhost"))
+    with pytest.raises(StoreError, match="DAOGOU_CHROMA_URL"):
+        open_store(settings.with_(chroma_url="http://localhost:8000"))
     with pytest.raises(StoreError, match="in-memory"):
-        open_store(settings.with_(chroma_host="localhost", store_dir=None, ephemeral=True))
+        open_store(settings.with_(chroma_url="http://localhost:8000", store_dir=None, ephemeral=True))
 
 
 def test_default_embedding_functions_match_the_real_models_without_loading_them():

@@ -1,0 +1,112 @@
+"""Nearest products to a query vector among those a filter mask lets through: Chroma's HNSW or an exact pass.
+
+Which way is cheaper depends on the query's shape, and was measured (bench/search_bench.py, "k-NN by query
+shape"; 100k products, 2 cores): Chroma's HNSW without a filter returns 50 neighbours in ~1-2 ms and 2,000 in
+~6 ms, but with a `where` filter Chroma first resolves the filter in its SQLite metadata: ~60 ms for one
+category, ~500 ms for a broad price range or "in stock". An exact pass over the masked rows' text vectors
+(kept memory-mapped by the catalog index) costs ~2 ms per 10k rows. So, for text vectors:
+
+- no filter: HNSW;
+- a filter that lets through at most `EXACT_ROWS` products: the exact pass over them (exact, and cheaper);
+- a broader filter: HNSW without the filter, asking for enough neighbours that about twice `k` pass the
+  mask (k / share x 2, at most `MAX_FETCH`); when fewer than `k` pass, the exact pass.
+
+Image vectors live only in Chroma: the same plan, with Chroma's own filtered HNSW in place of the exact pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from daogou.ingest.filters import Filters
+
+__all__ = ["EXACT_ROWS", "MAX_FETCH", "nearest_images", "nearest_rows", "plan"]
+
+EXACT_ROWS = 20_000  # masks letting through at most this many products get the exact pass
+MAX_FETCH = 2_000  # most neighbours asked of the HNSW for one filtered query
+_CHUNK = 65_536  # rows per step of the exact pass (bounded temporaries)
+
+
+def plan(n_total: int, n_masked: int, k: int) -> str:
+    """"hnsw" (no filter), "exact" or "hnsw+mask" (HNSW over-fetch, then the mask), for a query's shape."""
+    if n_masked >= n_total:
+        return "hnsw"
+    if n_masked <= EXACT_ROWS or _fetch(n_total, n_masked, k) >= MAX_FETCH:
+        return "exact"
+    return "hnsw+mask"
+
+
+def _fetch(n_total: int, n_masked: int, k: int) -> int:
+    return math.ceil(2 * k * n_total / max(n_masked, 1))
+
+
+def _top(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (rows, scores), best first; ties by row."""
+    if len(rows) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[part], scores[part]
+    order = np.lexsort((rows, -scores))
+    return rows[order], scores[order]
+
+
+def exact(index: Any, vector: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k rows by cosine among the masked rows, over the index's text vectors."""
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        return rows, np.zeros(0, dtype=np.float32)
+    q = np.asarray(vector, dtype=np.float32)
+    best_rows, best_scores = [], []
+    for lo in range(0, len(rows), _CHUNK):
+        chunk = rows[lo:lo + _CHUNK]
+        r, s = _top(chunk, index.vectors_of(chunk) @ q, k)
+        best_rows.append(r)
+        best_scores.append(s)
+    return _top(np.concatenate(best_rows), np.concatenate(best_scores), k)
+
+
+def _hnsw(index: Any, hits: list[Any], mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Chroma hits as (rows, scores), leaving out ids the index does not hold (yet) and rows the mask refuses."""
+    pos = index.pos
+    pairs = [(pos[h.id], h.score) for h in hits if h.id in pos and (mask is None or mask[pos[h.id]])]
+    rows = np.array([p[0] for p in pairs], dtype=np.int64)
+    return rows, np.array([p[1] for p in pairs], dtype=np.float32)
+
+
+def nearest_rows(index: Any, vector: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(rows, cosines, plan): the k products nearest `vector` by text vector among the masked rows, best first."""
+    n_masked = int(mask.sum())
+    if n_masked == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "none"
+    how = plan(len(mask), n_masked, k)
+    if how == "hnsw":
+        rows, scores = _hnsw(index, index.store.nearest_text(vector, k), None)
+        return rows, scores, how
+    if how == "hnsw+mask":
+        hits = index.store.nearest_text(vector, _fetch(len(mask), n_masked, k))
+        rows, scores = _hnsw(index, hits, mask)
+        if len(rows) >= k:
+            return rows[:k], scores[:k], how
+        how = "hnsw+mask->exact"
+    rows, scores = exact(index, vector, k, mask)
+    return rows, scores, how
+
+
+def nearest_images(index: Any, vector: np.ndarray, k: int, mask: np.ndarray,
+                   filters: Filters) -> list[tuple[str, float]]:
+    """(id, cosine) of the k products nearest `vector` by image vector among the masked rows, best first."""
+    n_masked = int(mask.sum())
+    if n_masked == 0 or k <= 0:
+        return []
+    store = index.store
+    if n_masked >= len(mask):
+        return [(h.id, h.score) for h in store.nearest_image(vector, k)]
+    if plan(len(mask), n_masked, k) == "hnsw+mask":
+        hits = store.nearest_image(vector, _fetch(len(mask), n_masked, k))
+        kept = [(h.id, h.score) for h in hits if h.id in index.pos and mask[index.pos[h.id]]]
+        if len(kept) >= k:
+            return kept[:k]
+    hits = store.nearest_image(vector, k, filters.to_where())
+    return [(h.id, h.score) for h in hits if h.id in index.pos and mask[index.pos[h.id]]]

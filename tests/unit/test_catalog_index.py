@@ -1,0 +1,151 @@
+"""CatalogIndex: saved and memory-mapped, caught up by deltas (own writes and another process's), equal to a rebuild."""
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import daogou.tools.catalog_index as catalog_index
+from daogou.ingest.filters import Filters
+from daogou.ingest.pipeline import ingest_catalogs
+from daogou.ingest.store import E5EmbeddingFunction, EfficientNetEmbeddingFunction, open_store
+from daogou.tools.catalog_index import CatalogIndex
+from tests.fakes.encoders import FakeImageEncoder, FakeTextEncoder
+
+COLOURS = ["红色", "蓝色", "黑色", "白色"]
+SIZES = ["S", "M", "L", "42"]
+BRANDS = ["云裳", "Nike", "小米", ""]
+CATS = ["服装", "鞋靴", "数码"]
+
+
+def _rows(n: int, seed: int = 1, prefix: str = "P") -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        attrs = {"颜色": "/".join(rng.sample(COLOURS, rng.randint(0, 2)))}
+        if rng.random() < 0.6:
+            attrs["尺码"] = "/".join(rng.sample(SIZES, rng.randint(1, 3)))
+        if rng.random() < 0.2:
+            attrs["防水"] = "是"
+        row = {"id": f"{prefix}{i}", "title": f"{rng.choice(COLOURS)}{rng.choice(['连衣裙', '跑步鞋', '耳机'])} 款{i}",
+               "category": rng.choice(CATS), "brand": rng.choice(BRANDS), "attributes": attrs,
+               "stock": rng.choice([0, 3, 10])}
+        if rng.random() < 0.9:
+            row["price"] = rng.choice([49, 99.5, 199, 300, 599, 1200])
+        rows.append(row)
+    return rows
+
+
+def _write(tmp_path: Path, rows: list[dict], name: str = "catalog.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _store(settings, prefix: str):
+    s = settings.with_(ephemeral=True, store_dir=None, collection_prefix=prefix)
+    return open_store(s, text_ef=E5EmbeddingFunction(FakeTextEncoder()),
+                      image_ef=EfficientNetEmbeddingFunction(FakeImageEncoder()))
+
+
+@pytest.fixture
+def store(settings, request):
+    st = _store(settings, f"ci{abs(hash(request.node.name)) % 10**8}")
+    yield st
+    st.drop()
+
+
+FILTERS = [Filters(), Filters(price_max=300), Filters(price_min=100, price_max=600), Filters(colors=("红色",)),
+           Filters(colors=("红色", "白色"), sizes=("M",)), Filters(categories=("服装", "数码"), in_stock=True),
+           Filters(brands=("Nike",)), Filters(exclude_brands=("Nike", "小米")), Filters(waterproof=True),
+           Filters(exclude_ids=("P1", "P2", "nope")), Filters(sizes=("42",), price_max=99.5)]
+
+
+def _same(a: CatalogIndex, b: CatalogIndex) -> None:
+    """Two indexes hold the same catalog (rows may be in another order)."""
+    assert sorted(a.ids) == sorted(b.ids)
+    order = [b.pos[i] for i in a.ids]
+    for f in FILTERS:
+        assert np.array_equal(a.mask(f), b.mask(f)[order]), f
+    for q in ("红色连衣裙", "耳机 款3", "nothing-like-this"):
+        np.testing.assert_allclose(a.lexical_scores(q), b.lexical_scores(q)[order], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a.vectors_of(range(len(a))), b.vectors_of(order))
+    assert [a.meta[i] for i in range(len(a))] == [b.meta[j] for j in order]
+    assert a.vocabulary == b.vocabulary
+
+
+def test_mask_is_filters_matches_on_every_row(store, settings, tmp_path):
+    ingest_catalogs([_write(tmp_path, _rows(60))], store, settings)
+    index = CatalogIndex(store).refresh()
+    metas = store.metadata(index.ids)
+    for f in FILTERS:
+        assert index.mask(f).tolist() == [f.matches(metas[i]) for i in index.ids], f
+    assert index.meta[0] == metas[index.ids[0]]  # the lazy view gives what the store gives
+
+
+def test_saved_index_is_memory_mapped_by_the_next_process(store, settings, tmp_path):
+    ingest_catalogs([_write(tmp_path, _rows(40))], store, settings)
+    first = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    assert first.last_sync["how"] == "full"
+    again = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    assert again.last_sync == {"how": "loaded", "rows": 0, "seconds": again.last_sync["seconds"]}
+    assert isinstance(again.table.vectors, np.memmap) and isinstance(again.bm25.doc_idx, np.memmap)
+    _same(again, CatalogIndex(store).refresh())
+    assert again.vocabulary.categories == frozenset(CATS)
+
+
+def test_a_write_is_caught_up_by_a_delta_equal_to_a_rebuild(store, settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog_index, "SEQ_MARGIN_US", -1)  # read only rows newer than the newest it holds
+    rows = _rows(50)
+    ingest_catalogs([_write(tmp_path, rows)], store, settings)
+    index = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    changed = [dict(r) for r in rows]
+    changed[3] = {**changed[3], "title": "全新的防水登山靴", "price": 888, "attributes": {"颜色": "白色", "防水": "是"}}
+    changed += _rows(5, seed=9, prefix="N")
+    ingest_catalogs([_write(tmp_path, changed)], store, settings)
+    index.refresh()
+    assert index.last_sync["how"] == "delta" and index.last_sync["rows"] == 6
+    _same(index, CatalogIndex(store).refresh())
+    assert index.mask(Filters(price_min=800))[index.pos["P3"]]
+    restarted = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()  # the delta's state was saved
+    assert restarted.last_sync["how"] == "loaded"
+    _same(restarted, index)
+
+
+def test_deleted_products_leave_the_index(store, settings, tmp_path):
+    rows = _rows(30)
+    ingest_catalogs([_write(tmp_path, rows)], store, settings)
+    index = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    report = ingest_catalogs([_write(tmp_path, rows[:20])], store, settings, prune=True)
+    assert len(report.deleted) == 10
+    assert sorted(index.refresh().ids) == sorted(r["id"] for r in rows[:20])
+    _same(index, CatalogIndex(store).refresh())
+
+
+def test_another_process_ingest_is_seen(store, settings, tmp_path, monkeypatch):
+    ingest_catalogs([_write(tmp_path, _rows(10))], store, settings)
+    index = CatalogIndex(store).refresh()
+    other = _store(settings, store.settings.collection_prefix)  # a second client on the same collections
+    ingest_catalogs([_write(tmp_path, _rows(12))], other, settings)
+    assert len(index.refresh()) == 10  # checked at most once a second ...
+    monkeypatch.setattr(catalog_index, "REVISION_CHECK_S", 0.0)
+    assert len(index.refresh()) == 12  # ... then the other writer's rows are read
+    _same(index, CatalogIndex(other).refresh())
+
+
+def test_own_write_is_seen_at_once(store, settings, tmp_path):
+    ingest_catalogs([_write(tmp_path, _rows(10))], store, settings)
+    index = CatalogIndex(store).refresh()
+    ingest_catalogs([_write(tmp_path, _rows(11))], store, settings)
+    assert len(index.refresh()) == 11
+
+
+def test_an_unusable_saved_index_is_rebuilt(store, settings, tmp_path):
+    ingest_catalogs([_write(tmp_path, _rows(10))], store, settings)
+    CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    for state in (tmp_path / "cache").rglob("table.json"):
+        state.write_text("{broken", encoding="utf-8")
+    again = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
+    assert again.last_sync["how"] == "full" and len(again) == 10
