@@ -9,15 +9,28 @@ into text embedding, image embedding, Chroma writes, Chroma reads and the rest (
 image decoding, hashing) on the very same inputs.
 
     python bench/ingest_bench.py [--n 312] [--batch-size 64] [--json] [--keep]
+
+`--synthetic N` instead ingests N synthetic products (bench/synthetic.py: text vectors synthesised from real e5
+vectors, so the figures are the pipeline and Chroma without e5), in a child process that `--kill-at F` kills with
+SIGKILL once F x N products are done; a second run then finishes the catalog, and the store is checked to hold
+exactly the catalog (every id, no other, every content hash). Both runs update the saved search index as
+`daogou ingest` does; a third run with `--change` x N products changed times the index's delta update.
+
+    python bench/ingest_bench.py --synthetic 100000 --kill-at 0.5 [--change 0.01] [--batch-size 1000] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +52,7 @@ from common import (
     rss_mib,
     table,
 )
+from synthetic import synthetic_encoder, write_synthetic_catalog
 
 
 def write_catalogs(demo_catalog: Path, out: Path, n: int | None) -> dict[str, Path]:
@@ -86,12 +100,31 @@ def main(argv: list[str] | None = None) -> int:
                          "e.g. OMP_WAIT_POLICY=PASSIVE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary stores (path printed)")
     ap.add_argument("--render", type=Path, default=None, help="print the table of a saved --json result and exit")
+    ap.add_argument("--synthetic", type=int, default=0, metavar="N",
+                    help="ingest N synthetic products instead (vectors synthesised: the pipeline without e5)")
+    ap.add_argument("--kill-at", type=float, default=0.0, metavar="F",
+                    help="with --synthetic: SIGKILL the first run once F x N products are done, then rerun")
+    ap.add_argument("--change", type=float, default=0.0, metavar="F",
+                    help="with --synthetic: then change the price of F x N products and re-ingest (index delta)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--noise", type=float, default=0.012)
+    ap.add_argument("--phase", choices=("synth-ingest",), help=argparse.SUPPRESS)
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.render:
-        print_report(json.loads(args.render.read_text(encoding="utf-8")))
+        saved = json.loads(args.render.read_text(encoding="utf-8"))
+        (print_synthetic if "synthetic" in saved else print_report)(saved)
         return 0
     force_offline()
     apply_env(args.env)
+    if args.phase:
+        args.result.write_text(json.dumps(phase_synth_ingest(args), ensure_ascii=False))
+        return 0
+    if args.synthetic:
+        out = synthetic_run(args)
+        print(json.dumps(out, ensure_ascii=False, indent=2)) if args.json else print_synthetic(out)
+        return 0
 
     from daogou.ingest.demo import build_demo_catalog
     from daogou.ingest.encoders import image_encoder, text_encoder
@@ -142,6 +175,145 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_report(result)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------- synthetic
+def _synth_settings(work: Path, batch: int | None) -> Any:
+    from daogou.settings import Settings
+
+    settings = Settings(home=work, store_dir=work / "store")
+    return settings.with_(batch_size=batch) if batch else settings
+
+
+def _synth_store(args: argparse.Namespace, work: Path, n: int) -> Any:
+    from daogou.ingest.encoders import image_encoder_config
+    from daogou.ingest.store import E5EmbeddingFunction, EfficientNetEmbeddingFunction, open_store
+
+    synth = synthetic_encoder(bench_home(), n, args.seed, args.noise)
+    return open_store(_synth_settings(work, args.batch_size), text_ef=E5EmbeddingFunction(synth),
+                      image_ef=EfficientNetEmbeddingFunction(expected=image_encoder_config()))
+
+
+def phase_synth_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    """Child: ingest the synthetic catalog (progress on stderr), then update the saved search index."""
+    from daogou.ingest.pipeline import ingest_catalogs
+    from daogou.tools.catalog_index import CatalogIndex
+
+    work = args.work
+    with Stopwatch() as sw_reg:
+        store = _synth_store(args, work, args.synthetic)
+    t = Timings()
+    store.text = TimedProxy(store.text, t, "chroma_text")
+    store.images = TimedProxy(store.images, t, "chroma_image")
+    store.text_ef._encoder = TimedProxy(store.text_ef._encoder, t, "text_encoder")
+    c0 = cpu_seconds()
+    with Stopwatch() as sw:
+        report = ingest_catalogs([work / "catalog.jsonl"], store, _synth_settings(work, args.batch_size), progress=True)
+    row = {"products": report.read, "written": report.written, "unchanged": report.unchanged,
+           "seconds": round(sw.s, 2), "products_per_s": rate(report.read, sw.s),
+           "written_per_s": rate(report.written, sw.s), "cpu_s": round(cpu_seconds() - c0, 2), **ingest_split(t, sw.s),
+           "register_s": round(sw_reg.s, 2)}
+    store.text, store.images = store.text._target, store.images._target
+    with Stopwatch() as sw:
+        index = CatalogIndex(store, cache_dir=work / "cache").refresh()
+    row["index"] = {"seconds": round(sw.s, 2), **index.last_sync, "products": len(index)}
+    row.update(peak_rss_mib=peak_rss_mib(), load_avg=load_average())
+    return row
+
+
+def _child_ingest(args: argparse.Namespace, work: Path, kill_after: int | None) -> dict[str, Any]:
+    """Run phase_synth_ingest in a child; with `kill_after`, SIGKILL it once that many products are done."""
+    result = work / "child.json"
+    result.unlink(missing_ok=True)
+    cmd = [sys.executable, __file__, "--phase", "synth-ingest", "--work", str(work), "--result", str(result),
+           "--synthetic", str(args.synthetic), "--seed", str(args.seed), "--noise", str(args.noise)]
+    cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    seen, done, t0 = b"", 0, time.perf_counter()
+    assert proc.stderr is not None
+    while True:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        sys.stderr.buffer.write(chunk)
+        seen = (seen + chunk)[-4096:]
+        counts = [int(x) for x in re.findall(rb"\| *(\d+)/\d+", seen)]
+        done = counts[-1] if counts else done
+        if kill_after is not None and done >= kill_after:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    if kill_after is not None:
+        return {"run": "killed (SIGKILL)", "killed_after": done, "exit": proc.returncode,
+                "seconds": round(time.perf_counter() - t0, 2)}
+    if proc.returncode != 0:
+        raise SystemExit(f"ingest_bench: the synthetic ingest failed (exit {proc.returncode}); see above")
+    return {"run": "ingest", **json.loads(result.read_text())}
+
+
+def synthetic_run(args: argparse.Namespace) -> dict[str, Any]:
+    """Ingest N synthetic products (killed half way first, with --kill-at), check the store, time a delta."""
+    from daogou.ingest.filters import content_hash
+    from daogou.ingest.schema import Product
+    from daogou.tools.catalog_index import CatalogIndex
+
+    n = args.synthetic
+    work = Path(tempfile.mkdtemp(prefix="daogou-ingest-synth-"))
+    result: dict[str, Any] = {"machine": machine_facts(), "synthetic": n, "batch_size": args.batch_size, "rows": []}
+    try:
+        with Stopwatch() as sw:
+            write_synthetic_catalog(work / "catalog.jsonl", n, args.seed)
+        result["generate_s"] = round(sw.s, 1)
+        if args.kill_at:
+            result["rows"].append(_child_ingest(args, work, int(args.kill_at * n)))
+        result["rows"].append(_child_ingest(args, work, None))
+        log("checking that the store holds exactly the catalog")
+        expected = {}
+        with (work / "catalog.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                p = Product.model_validate_json(line)
+                expected[p.id] = content_hash(p)
+        args.work = work
+        store = _synth_store(args, work, 0)
+        index = CatalogIndex(store, cache_dir=work / "cache").refresh()
+        stored = {pid: h.split(":")[0] for pid, h in index.content_hashes().items()}
+        result["check"] = {"store_count": store.count(), "index_products": len(index), "catalog": len(expected),
+                           "missing": len(expected.keys() - stored.keys()),
+                           "extra": len(stored.keys() - expected.keys()),
+                           "hash_mismatch": sum(stored.get(i) != h for i, h in expected.items() if i in stored)}
+        result["check"]["exact"] = (result["check"]["store_count"] == n and not result["check"]["missing"]
+                                    and not result["check"]["extra"] and not result["check"]["hash_mismatch"])
+        if args.change:
+            changed = max(1, int(args.change * n))
+            lines = (work / "catalog.jsonl").read_text(encoding="utf-8").splitlines()
+            for j in range(0, len(lines), max(1, len(lines) // changed)):
+                row = json.loads(lines[j])
+                row["price"] = round(float(row.get("price") or 1) * 1.1, 2)
+                lines[j] = json.dumps(row, ensure_ascii=False)
+            (work / "catalog.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            result["rows"].append({**_child_ingest(args, work, None), "run": f"re-ingest, {changed:,} changed"})
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    result["load_avg_end"] = load_average()
+    return result
+
+
+def print_synthetic(result: dict[str, Any]) -> None:
+    """The synthetic run's figures for people."""
+    print(format_facts(result["machine"]))
+    print(f"{result['synthetic']:,} synthetic products (text vectors synthesised: no e5 time), batch "
+          f"{result['batch_size'] or 'default'}; catalog generated in {result['generate_s']} s\n")
+    rows = [{**r, **{f"index_{k}": v for k, v in r.get("index", {}).items()}} for r in result["rows"]]
+    print(table(rows, [("run", "run"), ("killed_after", "killed after"), ("products", "products"),
+                       ("written", "written"), ("unchanged", "unchanged"), ("seconds", "s"),
+                       ("products_per_s", "products/s"), ("cpu_s", "CPU s"), ("chroma_write_s", "chroma w s"),
+                       ("chroma_read_s", "chroma r s"), ("other_s", "other s"), ("index_how", "index"),
+                       ("index_rows", "index rows read"), ("index_seconds", "index s"),
+                       ("peak_rss_mib", "peak RSS MiB")]))
+    print(f"\ncheck: {result['check']}")
 
 
 def print_report(result: dict[str, Any]) -> None:

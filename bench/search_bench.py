@@ -1,4 +1,4 @@
-"""Search latency (p50/p95) at 1k, 10k and 100k products, with index build, store open time and peak RSS.
+"""Search latency (p50/p95 per query shape) at 1k to 1M products, with start-up, store-side RSS and write rates.
 
 Large catalogs are synthesised from the demo products: each synthetic product takes a base product (a
 demo product, or a recoloured copy of one) and varies its brand, adjectives, model number, sizes, price
@@ -9,14 +9,17 @@ normalise(base vector + gaussian noise), supplied through a bench-only encoder g
 large catalogs are text-only; the catalogs up to `--image-size` products (default 1000) also carry the
 base product's picture, embedded with the real EfficientNet, to time image queries.
 
-Each size is built once into a cached store (`--rebuild` forces it) by a child process, then measured by
-a fresh child process (so store open time, first refresh and peak RSS are those of a new process):
-store open, BM25 build (scan / tokenise / index / first refresh / refresh from the BM25 cache), and ~50
-Chinese and English shopper queries run through `parse_query` + `search_products` as the CLI does,
-after a warm-up, split into parse, index refresh, query embedding, Chroma k-NN, BM25, filter mask,
-vector fetch and product fetch. A write probe compares `ingest_catalogs` with direct `ProductStore.upsert`.
+Each size is built once into a cached store (`--rebuild` forces it) by a child process, which writes the
+products through `ingest_catalogs` and then builds and saves the search index, as `daogou ingest` does.
+A fresh child process then measures what a serving process sees: start-up (open the store, map the saved
+index), ~50 Chinese and English shopper queries through `parse_query` + `search_products` as the CLI runs
+them (after a warm-up; p50/p95 overall and per query shape, split into parse, index refresh, query
+embedding, dense k-NN, BM25, filter mask, vector reads and product fetch), the store side's RSS, and the
+k-NN ways of dense.py per filter shape (Chroma's where-filtered HNSW, HNSW over-fetch + mask, exact pass).
+A write probe compares `ingest_catalogs` with direct `ProductStore.upsert`.
 
     python bench/search_bench.py [--sizes 1000,10000,100000] [--repeat 3] [--json] [--rebuild]
+    python bench/search_bench.py --sizes 1000,100000,1000000 --json     # the issue's figures (1M: hours)
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from common import (
     table,
     time_methods,
 )
-from synthetic import GEN_VERSION, SyntheticTextEncoder, base_products, base_vectors, synth_product
+from synthetic import GEN_VERSION, SyntheticTextEncoder, base_vectors, synthetic_encoder, write_synthetic_catalog
 
 QUERIES = [
     "红色连衣裙 300元以内", "不要Nike的跑鞋 42码", "儿童积木玩具", "送女朋友的礼物", "保温杯", "降噪耳机",
@@ -67,6 +70,7 @@ QUERIES = [
     "rice cooker", "Sony headphones", "adidas sneakers white size 40", "chocolate gift box",
     "teddy bear for kids", "camping tent", "linen bedding set", "waterproof hiking jacket",
 ]
+STORE_VERSION = 2  # bump when what a build writes changes (2: rows carry a write seq, the index is saved beside)
 IMAGE_QUERIES = [("P1003", ""), ("P1040", ""), ("P1080", ""), ("P1120", "便宜一点的"), ("P1160", ""),
                  ("P1200", "同款"), ("P1240", ""), ("P1280", "similar but cheaper")]
 
@@ -74,33 +78,29 @@ IMAGE_QUERIES = [("P1003", ""), ("P1040", ""), ("P1080", ""), ("P1120", "便宜�
 def store_dir(args: argparse.Namespace, size: int) -> Path:
     """Cached store folder of one size (key: size, generator version, seed, noise, images, writer)."""
     img = int(size <= args.image_size)
-    return bench_home(args.cache) / f"search-n{size}-g{GEN_VERSION}-s{args.seed}-z{args.noise}-img{img}-{args.writer}"
+    return (bench_home(args.cache)
+            / f"search-v{STORE_VERSION}-n{size}-g{GEN_VERSION}-s{args.seed}-z{args.noise}-img{img}-{args.writer}")
 
 
 def _open(settings: Any, synth: Any, image_enc: Any) -> Any:
+    """The store over the synthetic text encoder; `image_enc` an image encoder or an embedding function."""
     from daogou.ingest.store import E5EmbeddingFunction, EfficientNetEmbeddingFunction, open_store
 
-    return open_store(settings, text_ef=E5EmbeddingFunction(synth), image_ef=EfficientNetEmbeddingFunction(image_enc))
+    image_ef = image_enc if isinstance(image_enc, EfficientNetEmbeddingFunction) else \
+        EfficientNetEmbeddingFunction(image_enc)
+    return open_store(settings, text_ef=E5EmbeddingFunction(synth), image_ef=image_ef)
 
 
 # ---------------------------------------------------------------------------------------------- child phases
 def write_catalog(args: argparse.Namespace, n: int, folder: Path, first: int, with_images: bool) -> tuple[Path, Any]:
     """Generate products [first, first+n), write them as JSONL in `folder`; return (path, registered encoder)."""
     from daogou.ingest.demo import build_demo_catalog
-    from daogou.ingest.encoders import text_encoder
-    from daogou.ingest.text import embedding_text
 
     image_dir = build_demo_catalog(bench_home(args.cache) / "demo").parent / "images" if with_images else None
-    bases = base_products()
-    synth = SyntheticTextEncoder(text_encoder(), base_vectors(bench_home(args.cache))[0], args.noise, args.seed)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "catalog.jsonl"
-    with path.open("w", encoding="utf-8") as f:
-        for i in range(first, first + n):
-            product, b = synth_product(i, bases, args.seed, image_dir)
-            synth.register(embedding_text(product), b, i)
-            f.write(product.model_dump_json() + "\n")
-    return path, synth
+    write_synthetic_catalog(path, n, args.seed, image_dir, first)
+    return path, synthetic_encoder(bench_home(args.cache), n, args.seed, args.noise, image_dir, first)
 
 
 def write_products(path: Path, store: Any, settings: Any, writer: str, batch: int, t: Timings) -> dict[str, Any]:
@@ -133,9 +133,10 @@ def write_products(path: Path, store: Any, settings: Any, writer: str, batch: in
 
 
 def phase_build(args: argparse.Namespace) -> dict[str, Any]:
-    """Child: synthesise `args.size` products and write them into a fresh cached store."""
-    from daogou.ingest.encoders import image_encoder
+    """Child: synthesise `args.size` products, write them into a fresh cached store, then build its search index
+    (what `daogou ingest` does after writing), saved beside the store as a serving process will load it."""
     from daogou.settings import Settings
+    from daogou.tools.catalog_index import CatalogIndex
 
     folder = store_dir(args, args.size)
     shutil.rmtree(folder, ignore_errors=True)
@@ -144,21 +145,39 @@ def phase_build(args: argparse.Namespace) -> dict[str, Any]:
         path, synth = write_catalog(args, args.size, folder, 0, with_images)
     settings = Settings(home=folder, store_dir=folder / "store")
     t = Timings()
-    image_enc = TimedProxy(image_encoder(settings.threads), t, "image_encoder")
-    store = _open(settings, TimedProxy(synth, t, "text_encoder"), image_enc)
+    store = _open(settings, TimedProxy(synth, t, "text_encoder"), _image_encoder(with_images, t))
     log(f"writing {args.size:,} products ({args.writer}, batch {args.batch})")
     out = {"size": args.size, "images": with_images, "generate_s": round(sw_gen.s, 2),
            **write_products(path, store, settings, args.writer, args.batch, t),
            "stored": store.count(), "stored_images": store.count_images(),
-           "disk_mib": round(sum(f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()) / 2**20, 1),
-           "peak_rss_mib": peak_rss_mib(), "load_avg": load_average(), "built_at": time.strftime("%Y-%m-%d %H:%M")}
+           "disk_mib": _mib(folder / "store"), "peak_rss_mib": peak_rss_mib(), "load_avg": load_average()}
+    log(f"building the search index of {args.size:,} products")
+    store.text, store.images = store.text._target, store.images._target  # untimed from here
+    with Stopwatch() as sw:
+        index = CatalogIndex(store, cache_dir=folder / "cache").refresh()
+    out["index_build"] = {"seconds": round(sw.s, 2), **index.last_sync, "disk_mib": _mib(folder / "cache"),
+                          "peak_rss_mib": peak_rss_mib()}
+    out["built_at"] = time.strftime("%Y-%m-%d %H:%M")
     (folder / "build.json").write_text(json.dumps(out, indent=2))
     return out
 
 
+def _mib(folder: Path) -> float:
+    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def _image_encoder(with_images: bool, t: Timings) -> Any:
+    """The real EfficientNet (timed) for catalogs with images; else a lazy one that never loads torch."""
+    from daogou.ingest.encoders import image_encoder, image_encoder_config
+    from daogou.ingest.store import EfficientNetEmbeddingFunction
+
+    if with_images:
+        return TimedProxy(image_encoder(2), t, "image_encoder")
+    return EfficientNetEmbeddingFunction(expected=image_encoder_config())
+
+
 def phase_probe(args: argparse.Namespace) -> dict[str, Any]:
     """Child: write the same `args.probe` synthetic products three ways into scratch stores; compare rates."""
-    from daogou.ingest.encoders import image_encoder
     from daogou.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="daogou-write-probe-"))
@@ -168,38 +187,63 @@ def phase_probe(args: argparse.Namespace) -> dict[str, Any]:
         for writer, batch in (("pipeline", Settings().batch_size), ("pipeline", 1000), ("upsert", 1000)):
             settings = Settings(home=work, store_dir=work / f"store-{writer}-{batch}")
             t = Timings()
-            store = _open(settings, TimedProxy(synth, t, "text_encoder"), image_encoder(settings.threads))
+            store = _open(settings, TimedProxy(synth, t, "text_encoder"), _image_encoder(False, t))
             rows.append({**write_products(path, store, settings, writer, batch, t), "load_avg": load_average()})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"products": args.probe, "rows": rows}
 
 
-PARTS = {"parse": "parse", "store.embed_query": "embed", "store.nearest_text": "knn", "index.lexical_scores": "bm25",
-         "index.mask": "mask", "store.text_vectors": "vectors", "store.get_products": "products",
+PARTS = {"parse": "parse", "store.embed_query": "embed", "dense.nearest_rows": "knn", "index.lexical_scores": "bm25",
+         "index.mask": "mask", "index.vectors_of": "vectors", "store.get_products": "products",
          "index.refresh": "refresh", "store.embed_image": "img_embed", "store.nearest_image": "img_knn"}
+
+
+def query_shape(filters: Any) -> str:
+    """What a query's filters constrain: unfiltered, price, category/brand, colour/size, stock, or combined."""
+    kinds = [name for name, on in (
+        ("price", filters.price_min is not None or filters.price_max is not None),
+        ("category/brand", bool(filters.categories or filters.brands or filters.exclude_brands)),
+        ("colour/size", bool(filters.colors or filters.sizes)),
+        ("stock", bool(filters.in_stock or filters.waterproof))) if on]
+    return "unfiltered" if not kinds else kinds[0] if len(kinds) == 1 else "combined"
 
 
 def run_queries(index: Any, t: Timings, queries: list[tuple[str, Any]], repeat: int) -> list[dict[str, Any]]:
     """Each (text, image) query `repeat` times through parse_query + search_products, as the CLI runs them."""
+    import daogou.tools.search as search_module
     from daogou.tools.query import parse_query
     from daogou.tools.search import SearchRequest, search_products
 
+    plans: list[str] = []
+    real = search_module.nearest_rows
+
+    def nearest_rows(*a: Any, **kw: Any) -> Any:  # timed, and which plan dense.py chose
+        out = real(*a, **kw)
+        plans.append(out[2])
+        return out
+
+    search_module.nearest_rows = t.wrap("dense.nearest_rows", nearest_rows)
     out = []
-    for _ in range(repeat):
-        for text, image in queries:
-            t.reset()
-            c0, t0 = cpu_seconds(), time.perf_counter()
-            parsed = parse_query(text, index.vocabulary)
-            t1 = time.perf_counter()
-            res = search_products(index, SearchRequest(text=parsed.text if text.strip() else "", image=image,
-                                                       filters=parsed.filters, k=10))
-            t2, c2 = time.perf_counter(), cpu_seconds()
-            parts = {PARTS[k]: round(v * 1000, 2) for k, v in t.seconds.items() if k in PARTS}
-            out.append({"query": text, "image": image is not None, "filtered": not parsed.filters.is_empty(),
-                        "total_ms": (t2 - t0) * 1000, "cpu_ms": (c2 - c0) * 1000, "parse": (t1 - t0) * 1000,
-                        "search_ms": (t2 - t1) * 1000,
-                        "relaxed": res.relaxed, "n": len(res.cards), "timings_ms": res.timings_ms, **parts})
+    try:
+        for _ in range(repeat):
+            for text, image in queries:
+                t.reset()
+                plans.clear()
+                c0, t0 = cpu_seconds(), time.perf_counter()
+                parsed = parse_query(text, index.vocabulary)
+                t1 = time.perf_counter()
+                res = search_products(index, SearchRequest(text=parsed.text if text.strip() else "", image=image,
+                                                           filters=parsed.filters, k=10))
+                t2, c2 = time.perf_counter(), cpu_seconds()
+                parts = {PARTS[k]: round(v * 1000, 2) for k, v in t.seconds.items() if k in PARTS}
+                out.append({"query": text, "image": image is not None, "filtered": not parsed.filters.is_empty(),
+                            "shape": ("image+" if image is not None else "") + query_shape(parsed.filters),
+                            "plan": plans[0] if plans else "-", "total_ms": (t2 - t0) * 1000,
+                            "cpu_ms": (c2 - c0) * 1000, "parse": (t1 - t0) * 1000, "search_ms": (t2 - t1) * 1000,
+                            "relaxed": res.relaxed, "n": len(res.cards), "timings_ms": res.timings_ms, **parts})
+    finally:
+        search_module.nearest_rows = real
     return out
 
 
@@ -219,14 +263,17 @@ def _parts_p50(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """p50/p95 overall, filtered and unfiltered, CPU time, and the median of each part."""
+    """p50/p95 overall, per query shape, filtered and unfiltered, CPU time, and the median of each part."""
     filtered = [r for r in records if r["filtered"]]
     unfiltered = [r for r in records if not r["filtered"]]
+    shapes = sorted({r["shape"] for r in records})
     return {
         "all": summarize_ms([r["total_ms"] for r in records]),
         "cpu": summarize_ms([r["cpu_ms"] for r in records]),
         "filtered": summarize_ms([r["total_ms"] for r in filtered]),
         "unfiltered": summarize_ms([r["total_ms"] for r in unfiltered]),
+        "by_shape": {sh: summarize_ms([r["total_ms"] for r in records if r["shape"] == sh]) for sh in shapes},
+        "plans": {p: sum(r["plan"] == p for r in records) for p in sorted({r["plan"] for r in records})},
         "parts_p50_ms": _parts_p50(records),
         "parts_p50_ms_filtered": _parts_p50(filtered),
         "parts_p50_ms_unfiltered": _parts_p50(unfiltered),
@@ -236,50 +283,89 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+KNN_SHAPES = [  # (label, Filters fields): from none to narrow, as shoppers' words produce them
+    ("none", {}), ("category 服装", {"categories": ("服装",)}), ("price <= 300", {"price_max": 300}),
+    ("in stock", {"in_stock": True}), ("colour 红色", {"colors": ("红色",)}),
+    ("brand 耐克 Nike", {"brands": ("耐克 Nike",)}),
+    ("鞋靴 + 黑色 + 42 + <= 500", {"categories": ("鞋靴",), "colors": ("黑色",), "sizes": ("42",), "price_max": 500}),
+]
+
+
+def knn_shapes(index: Any, queries: list[str], repeat: int = 3) -> list[dict[str, Any]]:
+    """Per filter shape: rows let through, and the ms of Chroma's where-filtered HNSW, the HNSW over-fetch + mask
+    and the exact pass (dense.py's three ways), with the over-fetch's recall@50 against the exact pass."""
+    from daogou.ingest.filters import Filters
+    from daogou.tools import dense
+
+    vectors = [index.store.embed_query(q) for q in queries[:repeat]]
+    n, k, rows = len(index), 50, []
+    for label, fields in KNN_SHAPES:
+        filters = Filters(**fields)
+        mask = index.mask(filters)
+        m = int(mask.sum())
+        row: dict[str, Any] = {"shape": label, "rows": m, "share": round(m / max(n, 1), 4), "plan": dense.plan(n, m, k)}
+        if m == 0:
+            rows.append(row)
+            continue
+        timings: dict[str, list[float]] = {"chroma_where_ms": [], "hnsw_mask_ms": [], "exact_ms": []}
+        recall = []
+        fetch = dense._fetch(n, m, k) if m < n else k
+        row["fetch"] = fetch
+        for v in vectors:
+            with Stopwatch() as sw:
+                index.store.nearest_text(v, k, filters.to_where())
+            timings["chroma_where_ms"].append(sw.ms)
+            with Stopwatch() as sw:
+                got, _ = dense._hnsw(index, index.store.nearest_text(v, fetch), None if m == n else mask)
+            timings["hnsw_mask_ms"].append(sw.ms)
+            with Stopwatch() as sw:
+                exact, _ = dense.exact(index, v, k, mask)
+            timings["exact_ms"].append(sw.ms)
+            recall.append(len(set(got[:k].tolist()) & set(exact.tolist())) / max(len(exact), 1))
+        row.update({key: round(float(np.median(val)), 1) for key, val in timings.items()})
+        row["hnsw_recall50"] = round(float(np.mean(recall)), 3)
+        rows.append(row)
+    return rows
+
+
 def phase_measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Child: open the cached store in a fresh process; time open, index refreshes, queries, BM25 build parts."""
+    """Child: a fresh process, as `daogou serve` starts: open the store, load the saved index, answer queries."""
     out: dict[str, Any] = {"size": args.size, "rss_start_mib": rss_mib()}
+    folder = store_dir(args, args.size)
+    with_images = args.size <= args.image_size
     with Stopwatch() as sw:
-        from daogou.ingest.encoders import image_encoder, text_encoder
+        from daogou.ingest.encoders import text_encoder
         from daogou.settings import Settings
         from daogou.tools.catalog_index import CatalogIndex
-        from daogou.tools.lexical import BM25Index, tokenize
     out["import_s"] = round(sw.s, 2)
-    with Stopwatch() as sw:  # torch import + EfficientNet weights: paid by the first image query of a process
-        image_enc = image_encoder(2)
-    out["image_model_load_s"] = round(sw.s, 2)
     with Stopwatch() as sw:
         real = text_encoder()
     out["e5_load_s"] = round(sw.s, 2)
-    folder = store_dir(args, args.size)
+    t = Timings()
+    with Stopwatch() as sw:  # torch import + EfficientNet weights: paid by the first image query of a process
+        image_enc = _image_encoder(with_images, t)
+    out["image_model_load_s"] = round(sw.s, 2) if with_images else None
+    out["rss_models_mib"] = rss_mib()
     settings = Settings(home=folder, store_dir=folder / "store")
     synth = SyntheticTextEncoder(real, base_vectors(bench_home(args.cache))[0], args.noise, args.seed)
-    with Stopwatch() as sw:
-        store = _open(settings, synth, image_enc)
-        n = store.count()
-    out.update(open_store_s=round(sw.s, 3), products=n, image_vectors=store.count_images(), rss_open_mib=rss_mib())
-    cache = Path(tempfile.mkdtemp(prefix="daogou-bm25-"))
-    try:
-        with Stopwatch() as sw_first:
-            index = CatalogIndex(store, cache_dir=cache).refresh()
-        with Stopwatch() as sw_cached:
-            CatalogIndex(store, cache_dir=cache).refresh()
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    with Stopwatch() as sw_start:
+        with Stopwatch() as sw:
+            store = _open(settings, synth, image_enc)
+        out["open_store_s"] = round(sw.s, 3)
+        with Stopwatch() as sw:
+            index = CatalogIndex(store, cache_dir=folder / "cache").refresh()
+        out["index_load_s"] = round(sw.s, 3)
+    out["startup_s"] = round(sw_start.s, 3)  # store open + index ready (the models are loaded apart)
+    out["index_load"] = index.last_sync
+    out.update(products=len(index), rss_index_mib=rss_mib())
     with Stopwatch() as sw_same:
         index.refresh()
-    out["index"] = {
-        "first_refresh_s": round(sw_first.s, 2), "refresh_from_bm25_cache_s": round(sw_cached.s, 2),
-        "refresh_unchanged_ms": round(sw_same.ms, 1), "brands": len(index.vocabulary.brands)}
-    out["rss_index_mib"] = rss_mib()
-    t = Timings()
-    time_methods(store, ["embed_query", "nearest_text", "text_vectors", "get_products", "embed_image",
-                         "nearest_image"], t, "store")
-    time_methods(index, ["lexical_scores", "mask", "refresh"], t, "index")
+    out["refresh_unchanged_ms"] = round(sw_same.ms, 2)
+    time_methods(store, ["embed_query", "get_products", "embed_image", "nearest_image"], t, "store")
+    time_methods(index, ["lexical_scores", "mask", "refresh", "vectors_of"], t, "index")
     text_queries = [(q, None) for q in QUERIES]
     first = run_queries(index, t, text_queries[:1], 1)[0]
     out["first_query_ms"] = round(first["total_ms"], 1)
-    out["first_query"] = {k: round(v, 1) for k, v in first.items() if isinstance(v, float)}
     run_queries(index, t, text_queries, 1)  # warm-up
     records = run_queries(index, t, text_queries, args.repeat)
     out["text"] = summarize(records)
@@ -289,20 +375,15 @@ def phase_measure(args: argparse.Namespace) -> dict[str, Any]:
     out["per_query_p50_ms"] = {q: round(float(np.median([r["total_ms"] for r in v])), 1) for q, v in per_query.items()}
     out["per_query_knn_p50_ms"] = {q: round(float(np.median([r.get("knn", 0.0) for r in v])), 1)
                                    for q, v in per_query.items()}
-    if out["image_vectors"]:
+    if with_images and store.count_images():
         image_dir = bench_home(args.cache) / "demo" / "images"
         img_queries = [(text, query_image(pid, image_dir)) for pid, text in IMAGE_QUERIES]
         run_queries(index, t, img_queries, 1)  # warm-up (loads nothing new: the encoder is loaded)
         out["image"] = summarize(run_queries(index, t, img_queries, args.repeat))
     out.update(rss_end_mib=rss_mib(), peak_rss_mib=peak_rss_mib(), load_avg=load_average())
-    # the first refresh in parts, last, so that the peak RSS above is that of a serving process
-    with Stopwatch() as sw_scan:
-        rows = list(store.lexical_rows())
-    with Stopwatch() as sw_tok:
-        tokens = [tokenize(doc) for _, doc, _ in rows]
-    with Stopwatch() as sw_bm25:
-        BM25Index([pid for pid, _, _ in rows], tokens)
-    out["index"].update(scan_s=round(sw_scan.s, 2), tokenize_s=round(sw_tok.s, 2), bm25_build_s=round(sw_bm25.s, 2))
+    out["store_rss_mib"] = round(out["rss_end_mib"] - out["rss_models_mib"], 1)  # the store side, models apart
+    log(f"k-NN by query shape at {args.size:,}")
+    out["knn_shapes"] = knn_shapes(index, QUERIES)
     return out
 
 
@@ -410,34 +491,46 @@ def print_report(result: dict[str, Any]) -> None:
                                  ("chroma_write_s", "chroma w s"), ("chroma_read_s", "chroma r s"),
                                  ("other_s", "other s"), ("load_avg", "load avg")]))
     sizes = result["sizes"]
-    print("\nstore build (cached stores show the figures of the run that built them)")
+    print("\nstore build (synthetic text vectors: no e5 time; cached stores show the figures of the run that built "
+          "them)")
     print(table([{**s["build"], "size": s["size"]} for s in sizes], [
         ("size", "products"), ("images", "images"), ("cached", "cached"), ("writer", "writer"), ("batch", "batch"),
         ("generate_s", "generate s"), ("seconds", "write s"), ("products_per_s", "products/s"), ("cpu_s", "CPU s"),
         ("image_embed_s", "img emb s"), ("chroma_write_s", "chroma w s"), ("chroma_read_s", "chroma r s"),
         ("other_s", "other s"), ("disk_mib", "disk MiB"), ("peak_rss_mib", "peak RSS MiB"), ("load_avg", "load avg")]))
-    print("\nopen and index (fresh process per size)")
-    rows = [{"size": s["size"], "image_model_load_s": s["measure"].get("default_image_ef_config_s"), **s["measure"],
-             **s["measure"]["index"]} for s in sizes]
+    print("\nsearch index build after the write (full read of the store; `daogou ingest` does it once at its end)")
+    rows = [{"size": s["size"], **s["build"].get("index_build", {}), **s["build"].get("index_build", {}).get("parts",
+                                                                                                         {})}
+            for s in sizes]
+    print(table(rows, [("size", "products"), ("seconds", "total s"), ("read_s", "read s"), ("table_s", "table s"),
+                       ("tokenize_s", "tokenise s"), ("bm25_s", "bm25 s"), ("vocabulary_s", "vocabulary s"),
+                       ("save_s", "save s"), ("disk_mib", "disk MiB"), ("peak_rss_mib", "peak RSS MiB")]))
+    print("\nstart-up (fresh process: open the store, map the saved index; models loaded before, apart)")
+    rows = [{"size": s["size"], **s["measure"]} for s in sizes]
     print(table(rows, [
-        ("size", "products"), ("import_s", "import s"), ("image_model_load_s", "img model s"),
-        ("open_store_s", "open store s"), ("scan_s", "scan s"), ("tokenize_s", "tokenize s"),
-        ("bm25_build_s", "bm25 s"), ("first_refresh_s", "1st refresh s"), ("refresh_from_bm25_cache_s", "cached s"),
-        ("refresh_unchanged_ms", "unchanged ms"), ("first_query_ms", "1st query ms"),
-        ("rss_index_mib", "RSS idx MiB"), ("peak_rss_mib", "peak RSS MiB"), ("load_avg", "load avg")]))
-    print("\nsearch latency, ms (parse_query + search_products, k=10)")
+        ("size", "products"), ("import_s", "import s"), ("e5_load_s", "e5 load s"),
+        ("image_model_load_s", "img model s"),
+        ("open_store_s", "open store s"), ("index_load_s", "index load s"), ("startup_s", "start-up s"),
+        ("refresh_unchanged_ms", "unchanged refresh ms"), ("first_query_ms", "1st query ms"),
+        ("rss_models_mib", "RSS models MiB"), ("store_rss_mib", "store-side RSS MiB"), ("peak_rss_mib", "peak RSS MiB"),
+        ("load_avg", "load avg")]))
+    print("\nsearch latency, ms (parse_query + search_products, k=10), by query shape")
     lat = []
     for s in sizes:
         m = s["measure"]
         for kind in ("all", "unfiltered", "filtered", "cpu"):
             label = "text all, CPU ms" if kind == "cpu" else f"text {kind}"
             lat.append({"size": s["size"], "kind": label, **m["text"][kind]})
+        for shape, figures in m["text"].get("by_shape", {}).items():
+            lat.append({"size": s["size"], "kind": f"  shape: {shape}", **figures})
         if "image" in m:
             lat.append({"size": s["size"], "kind": "image (+text)", **m["image"]["all"]})
+            for shape, figures in m["image"].get("by_shape", {}).items():
+                lat.append({"size": s["size"], "kind": f"  shape: {shape}", **figures})
             lat.append({"size": s["size"], "kind": "image, CPU ms", **m["image"]["cpu"]})
     print(table(lat, [("size", "products"), ("kind", "queries"), ("n", "n"), ("p50", "p50"), ("p95", "p95"),
                       ("mean", "mean"), ("max", "max")]))
-    print("\nmedian split, ms (timings_ms: index = refresh check, search = the rest)")
+    print("\nmedian split, ms (timings_ms: index = refresh check, search = the rest); dense plans chosen")
     parts = []
     for s in sizes:
         for kind in ("text", "text unfiltered", "text filtered", "image"):
@@ -447,18 +540,25 @@ def print_report(result: dict[str, Any]) -> None:
                 continue
             row = {"size": s["size"], "kind": kind, **m.get(which.get(kind, "parts_p50_ms"), {})}
             if kind in ("text", "image"):
-                row.update({f"t_{k}": v for k, v in m["timings_ms_p50"].items()}, relaxed_share=m["relaxed_share"])
+                row.update({f"t_{k}": v for k, v in m["timings_ms_p50"].items()}, relaxed_share=m["relaxed_share"],
+                           plans=" ".join(f"{p}:{c}" for p, c in m.get("plans", {}).items()))
             parts.append(row)
     print(table(parts, [("size", "products"), ("kind", "kind"), ("parse", "parse"), ("refresh", "refresh"),
-                        ("embed", "e5 query"), ("knn", "chroma knn"), ("bm25", "bm25"), ("mask", "mask"),
+                        ("embed", "e5 query"), ("knn", "dense knn"), ("bm25", "bm25"), ("mask", "mask"),
                         ("vectors", "vectors"), ("products", "products"), ("img_embed", "img embed"),
                         ("img_knn", "img knn"), ("t_index", "t.index"), ("t_search", "t.search"),
-                        ("relaxed_share", "relaxed")]))
+                        ("relaxed_share", "relaxed"), ("plans", "plans")]))
+    print("\nk-NN by filter shape, top-50, median ms over 3 real query vectors (dense.py picks `plan`)")
+    shapes = [{"size": s["size"], **r} for s in sizes for r in s["measure"].get("knn_shapes", [])]
+    print(table(shapes, [("size", "products"), ("shape", "filter"), ("rows", "rows passing"), ("share", "share"),
+                         ("chroma_where_ms", "chroma where ms"), ("fetch", "hnsw fetch"),
+                         ("hnsw_mask_ms", "hnsw+mask ms"), ("hnsw_recall50", "hnsw recall@50"),
+                         ("exact_ms", "exact ms"), ("plan", "plan")]))
     if sizes:
         last = sizes[-1]["measure"]["per_query_p50_ms"]
         knn = sizes[-1]["measure"].get("per_query_knn_p50_ms", {})
         slow = sorted(last.items(), key=lambda kv: -kv[1])[:5]
-        print(f"\nslowest queries at {sizes[-1]['size']:,} (p50 total / chroma knn ms): "
+        print(f"\nslowest queries at {sizes[-1]['size']:,} (p50 total / dense knn ms): "
               + "; ".join(f"{q!r} {v} / {knn.get(q, '-')}" for q, v in slow))
 
 

@@ -96,6 +96,29 @@ def synth_product(i: int, bases: list[Any], seed: int, image_dir: Path | None) -
     return product, b
 
 
+def write_synthetic_catalog(path: Path, n: int, seed: int, image_dir: Path | None = None, first: int = 0) -> None:
+    """Synthetic products [first, first+n) as a JSONL catalog file."""
+    bases = base_products()
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(first, first + n):
+            f.write(synth_product(i, bases, seed, image_dir)[0].model_dump_json() + "\n")
+
+
+def synthetic_encoder(home: Path, n: int, seed: int, noise: float, image_dir: Path | None = None,
+                      first: int = 0) -> SyntheticTextEncoder:
+    """The bench encoder with the passages of synthetic products [first, first+n) registered (the products are
+    generated again, deterministically: a child process needs no table handed over)."""
+    from daogou.ingest.encoders import text_encoder
+    from daogou.ingest.text import embedding_text
+
+    bases = base_products()
+    synth = SyntheticTextEncoder(text_encoder(), base_vectors(home)[0], noise, seed)
+    for i in range(first, first + n):
+        product, b = synth_product(i, bases, seed, image_dir)
+        synth.register(embedding_text(product), b, i)
+    return synth
+
+
 class SyntheticTextEncoder:
     """Bench-only text encoder: real e5 for queries; for a registered passage, normalise(base vector + noise)."""
 

@@ -192,7 +192,7 @@ def _ui_env(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
 def normalize_chroma_url(raw: str) -> str:
     """'http(s)://HOST:PORT', checked; 'HOST:PORT' or 'HOST' get http://, a missing port Chroma's 8000 (443 for
     https)."""
-    url = raw.strip().rstrip("/")
+    url = raw.strip()
     if "://" not in url:
         url = f"http://{url}"
     parts = urlsplit(url)
@@ -201,7 +201,7 @@ def normalize_chroma_url(raw: str) -> str:
     except ValueError as e:
         raise ValueError(f"Chroma server URL {raw!r} has a bad port; write it as http://HOST:PORT, "
                          "e.g. http://127.0.0.1:8000") from e
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
         raise ValueError(f"Chroma server URL {raw!r} is not http(s)://HOST[:PORT] (no path); "
                          "e.g. DAOGOU_CHROMA_URL=http://127.0.0.1:8000")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname

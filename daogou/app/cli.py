@@ -14,6 +14,7 @@ from daogou.app.cli_copy import eval_copy, tune_app
 from daogou.app.cli_eval import eval_make_log, eval_recommend
 from daogou.app.cli_fusion import eval_fusion, tune_align
 from daogou.app.cli_help import use_plain_help
+from daogou.app.cli_options import ChromaUrlOpt, StoreOpt
 from daogou.app.cli_serve import serve
 from daogou.app.cli_user import sessions_path, user_app
 from daogou.prompts import render
@@ -22,8 +23,8 @@ from daogou.tools.facts import price_text, stock_text
 
 app = typer.Typer(
     help="daogou (导购): a local-first, Chinese-first shopping assistant. All commands read --store DIR "
-    "(default: $DAOGOU_HOME/store, DAOGOU_HOME defaults to ~/.daogou); DAOGOU_CHROMA_HOST=host "
-    "(and DAOGOU_CHROMA_PORT) use a Chroma server instead.",
+    "(default: $DAOGOU_HOME/store, DAOGOU_HOME defaults to ~/.daogou); --chroma-url URL "
+    "(DAOGOU_CHROMA_URL) uses a Chroma server instead.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,16 +40,16 @@ eval_app.command("copy")(eval_copy)
 eval_app.command("recommend")(eval_recommend)
 eval_app.command("make-log")(eval_make_log)
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", metavar="DIR",
-                                               help="Chroma store folder (default: $DAOGOU_STORE, else "
-                                                    "$DAOGOU_HOME/store).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 EXIT_REJECTED = 3  # ingest: some rows were rejected (the good rows went in)
 
 
-def _settings(store: Path | None) -> Settings:
-    return Settings.from_env(store_dir=store)
+def _settings(store: Path | None, chroma_url: str | None = None) -> Settings:
+    try:
+        return Settings.from_env(store_dir=store, chroma_url=chroma_url)
+    except ValueError as e:
+        raise _fail(str(e), 2) from e
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -62,6 +63,7 @@ def ingest(
                                                 ".csv (our columns) or a Shopify product export .csv. Image "
                                                 "paths are read from the file's own folder.")],
     store: StoreOpt = None,
+    chroma_url: ChromaUrlOpt = None,
     currency: Annotated[str | None, typer.Option("--currency", metavar="CODE", help="The shop's currency (ISO "
                                                  "code, e.g. USD) for rows that state none; a Shopify export "
                                                  "never does (default: $DAOGOU_CURRENCY, else CNY with a "
@@ -86,9 +88,9 @@ def ingest(
     from daogou.ingest.store import StoreError, open_store
 
     try:
-        settings = Settings.from_env(store_dir=store, currency=currency)
-        report = ingest_catalogs(paths, open_store(settings), settings, strict=strict, prune=prune,
-                                 progress=progress)
+        settings = Settings.from_env(store_dir=store, chroma_url=chroma_url, currency=currency)
+        st = open_store(settings)
+        report = ingest_catalogs(paths, st, settings, strict=strict, prune=prune, progress=progress)
     except IngestError as e:
         if e.report is not None and e.report.rejected:
             for err in e.report.rejected:
@@ -99,8 +101,9 @@ def ingest(
         raise _fail(str(e)) from e
     except (CatalogFormatError, StoreError, ValueError) as e:
         raise _fail(str(e)) from e
+    index = _update_index(st, settings)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**report.to_dict(), "index": index}, ensure_ascii=False, indent=2))
     else:
         for err in report.rejected:
             typer.echo(f"rejected {err}", err=True)
@@ -111,8 +114,18 @@ def ingest(
         for line in report.notes():
             typer.echo(f"note {line}", err=True)
         typer.echo(report.summary())
+        typer.echo(f"search index: {index['products']} products, {index['how']} update in {index['seconds']:.1f}s",
+                   err=True)
     if not report.ok:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _update_index(store: object, settings: Settings) -> dict[str, object]:
+    """Bring the saved search index up to date after a write, so that the next search or `serve` only maps it."""
+    from daogou.tools.catalog_index import CatalogIndex
+
+    index = CatalogIndex(store, cache_dir=settings.home / "cache").refresh()  # type: ignore[arg-type]
+    return {"products": len(index), **{k: index.last_sync.get(k) for k in ("how", "rows", "seconds")}}
 
 
 @app.command()
@@ -123,6 +136,7 @@ def search(
                                                "with text).")] = None,
     k: Annotated[int, typer.Option("-k", metavar="N", min=1, max=100, help="How many products.")] = 10,
     store: StoreOpt = None,
+    chroma_url: ChromaUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hybrid search (BM25 + e5 + image) with prices, colours, sizes, categories and brands read from the query
@@ -136,7 +150,7 @@ def search(
 
     if not query.strip() and image is None:
         raise _fail("give a QUERY, an --image, or both", 2)
-    settings = _settings(store)
+    settings = _settings(store, chroma_url)
     lang = detect_lang(query, default=settings.ui_lang)
     try:
         img = open_image(image, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels) \
@@ -204,6 +218,7 @@ def models(
 @app.command()
 def demo(
     store: StoreOpt = None,
+    chroma_url: ChromaUrlOpt = None,
     query: Annotated[list[str] | None, typer.Option("--query", "-q", metavar="TEXT", help="Sample searches to run "
                                                     "(repeatable; default: three demo searches).")] = None,
 ) -> None:
@@ -212,7 +227,7 @@ def demo(
     from daogou.ingest.pipeline import ingest_catalogs
     from daogou.ingest.store import open_store
 
-    settings = _settings(store)
+    settings = _settings(store, chroma_url)
     catalog = build_demo_catalog(settings.home / "demo")
     typer.echo(f"demo catalog: {catalog}")
     st = open_store(settings)
@@ -225,7 +240,7 @@ def demo(
         typer.echo(trained)
     for q in query or ["红色连衣裙 300元以内", "wireless headphones under 500", "给狗狗买的零食"]:
         typer.echo(f"\n$ daogou search {q!r}")
-        search(query=q, image=None, k=5, store=store, as_json=False)
+        search(query=q, image=None, k=5, store=store, chroma_url=chroma_url, as_json=False)
 
 
 def _read_chat_line(line: str) -> tuple[str, Path | None]:
@@ -253,6 +268,7 @@ def chat(
     session: Annotated[str | None, typer.Option("--session", metavar="ID", help="Continue this session id "
                                                 "(default: a new one).")] = None,
     store: StoreOpt = None,
+    chroma_url: ChromaUrlOpt = None,
     lang: Annotated[str | None, typer.Option("--lang", metavar="zh|en", help="Language of the prompt before the "
                                              "shopper's first message (default: $DAOGOU_UI_LANG, else zh); then "
                                              "it follows the shopper.")] = None,
@@ -268,7 +284,8 @@ def chat(
     from daogou.ingest.images import ImageError, open_image
 
     try:
-        settings = Settings.from_env(store_dir=store, ui_lang=lang.strip().lower() if lang else None)
+        settings = Settings.from_env(store_dir=store, chroma_url=chroma_url,
+                                     ui_lang=lang.strip().lower() if lang else None)
     except ValueError as e:
         raise _fail(str(e)) from e
     if no_llm:

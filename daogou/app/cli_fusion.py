@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from daogou.app.cli_options import ChromaUrlOpt, StoreOpt
 from daogou.settings import Settings
 
 __all__ = ["eval_fusion", "tune_align"]
@@ -43,8 +43,8 @@ def eval_fusion(
 
 
 def tune_align(
-    store: Annotated[Path | None, typer.Option("--store", help="Chroma store folder (default $DAOGOU_HOME/store).")]
-    = None,
+    store: StoreOpt = None,
+    chroma_url: ChromaUrlOpt = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=100_000, help="Full-batch training steps.")] = 300,
     dim: Annotated[int, typer.Option("--dim", min=2, max=2048, help="Size of the shared text-image space.")] = 128,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and of the initial weights.")] = 0,
@@ -63,7 +63,11 @@ def tune_align(
     from daogou.ingest.store import StoreError, open_store
     from daogou.tools.align import AlignConfig, fit_catalog_head, head_path
 
-    settings = Settings.from_env(store_dir=store)
+    try:
+        settings = Settings.from_env(store_dir=store, chroma_url=chroma_url)
+    except ValueError as e:
+        typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from e
     config = AlignConfig(dim=dim, epochs=epochs, seed=seed)
     rounds = 2 if held_out > 0 else 1
     try:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from daogou.app.cli_options import ChromaUrlOpt, StoreOpt
 from daogou.settings import Settings
 
 __all__ = ["serve"]
@@ -35,7 +36,8 @@ def serve(
     no_api_key: Annotated[bool, typer.Option("--no-api-key", help="Serve a non-loopback interface without an API "
                                              "key (shoppers' browsers reach it directly).")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
-    store: Annotated[Path | None, typer.Option("--store", help="Chroma store folder.")] = None,
+    store: StoreOpt = None,
+    chroma_url: ChromaUrlOpt = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Fixed sentences only, no language model.")] = False,
 ) -> None:
     """Start the shopping widget: chat page at http://HOST:PORT/ (plus --root-path), API for gradio_client."""
@@ -45,7 +47,8 @@ def serve(
     try:
         configure_logging(log_level)
         key = _read_key(api_key_file) if api_key_file else None
-        settings = Settings.from_env(store_dir=store, ui_root_path=root_path, ui_lang=lang, api_key=key,
+        settings = Settings.from_env(store_dir=store, chroma_url=chroma_url, ui_root_path=root_path, ui_lang=lang,
+                                     api_key=key,
                                      ui_allowed_origins=tuple(o.rstrip("/") for o in allow_origin)
                                      if allow_origin else None, llm="none" if no_llm else None)
     except ValueError as e:

@@ -121,48 +121,71 @@ class CatalogIndex:
 
     def _sync(self, revision: str) -> None:
         t0 = time.perf_counter()
+        clock = _Clock()
         how = "delta"
         if self._revision is None and self._load_saved(revision):
             how = "loaded"
+            clock.lap("load_s")
             if self._revision == revision:
-                self.last_sync = {"how": how, "rows": 0, "seconds": round(time.perf_counter() - t0, 3)}
+                self.last_sync = {"how": how, "rows": 0, "seconds": round(time.perf_counter() - t0, 3),
+                                  "parts": clock.parts}
                 return
+        how = "loaded+delta" if how == "loaded" else how
         since = None if self._hwm is None else self._hwm - SEQ_MARGIN_US
         if since is None:
             how = "full"
-            table, bm25, n_read = self._full()
+            table, bm25, n_read = self._full(clock)
         else:
-            table, bm25, n_read = self._delta(since)
+            table, bm25, n_read = self._delta(since, clock)
         table, bm25 = self._drop_deleted(table, bm25)
+        clock.lap("deleted_s")
         changed = table is not self.table
         vocabulary = build_vocabulary(table.ids, [_title(m) for m in table.meta], table.meta) if changed \
             else self.vocabulary
+        clock.lap("vocabulary_s")
         seq = np.asarray(table.columns["seq"])
         self._hwm = int(seq.max()) if len(seq) else 0
         self._revision = revision
         self._install(table, bm25, vocabulary)
         if self.cache_dir is not None:
             self._save(changed)
-        self.last_sync = {"how": how, "rows": n_read, "seconds": round(time.perf_counter() - t0, 3)}
+            clock.lap("save_s")
+        self.last_sync = {"how": how, "rows": n_read, "seconds": round(time.perf_counter() - t0, 3),
+                          "parts": clock.parts}
         log.info("catalog index: %s sync, %d rows read, %d products, %.1fs", how, n_read, len(table),
                  time.perf_counter() - t0)
 
-    def _full(self) -> tuple[CatalogTable, BM25Index, int]:
+    def _full(self, clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
         tables, lexical = TableBuilder(), BM25Builder()
         for page in self.store.rows_since(None):
+            clock.lap("read_s")
             tables.add(page)
-            lexical.add(page.ids, [tokenize(d) for d in page.documents])
-        return tables.build(), lexical.build(), len(tables.ids)
+            clock.lap("table_s")
+            tokens = [tokenize(d) for d in page.documents]
+            clock.lap("tokenize_s")
+            lexical.add(page.ids, tokens)
+            clock.lap("bm25_s")
+        table = tables.build()
+        clock.lap("table_s")
+        bm25 = lexical.build()
+        clock.lap("bm25_s")
+        return table, bm25, len(tables.ids)
 
-    def _delta(self, since: int) -> tuple[CatalogTable, BM25Index, int]:
+    def _delta(self, since: int, clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
         pages = list(self.store.rows_since(since))
+        clock.lap("read_s")
         changed = {pid for page in pages for pid in page.ids}
         if not changed:
             return self.table, self.bm25, 0
         keep = np.array([pid not in changed for pid in self.table.ids], dtype=bool)
         tokens = [tokenize(d) for page in pages for d in page.documents]
+        clock.lap("tokenize_s")
         ids = [pid for page in pages for pid in page.ids]
-        return self.table.updated(keep, pages), self.bm25.updated(keep, ids, tokens), len(ids)
+        table = self.table.updated(keep, pages)
+        clock.lap("table_s")
+        bm25 = self.bm25.updated(keep, ids, tokens)
+        clock.lap("bm25_s")
+        return table, bm25, len(ids)
 
     def _drop_deleted(self, table: CatalogTable, bm25: BM25Index) -> tuple[CatalogTable, BM25Index]:
         """Rows of products deleted from the store since (their count gives them away) are dropped."""
@@ -278,6 +301,19 @@ class CatalogIndex:
     def content_hashes(self) -> dict[str, str]:
         """Each product's content hash (what ingest compares), by id."""
         return self.table.hashes()
+
+
+class _Clock:
+    """Seconds spent per step of a sync, added up (the figures a slow start-up is read from)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.parts[name] = round(self.parts.get(name, 0.0) + now - self._t, 3)
+        self._t = now
 
 
 def _title(meta: dict[str, Any]) -> str:

@@ -90,7 +90,7 @@ def test_saved_index_is_memory_mapped_by_the_next_process(store, settings, tmp_p
     first = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
     assert first.last_sync["how"] == "full"
     again = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
-    assert again.last_sync == {"how": "loaded", "rows": 0, "seconds": again.last_sync["seconds"]}
+    assert again.last_sync["how"] == "loaded" and again.last_sync["rows"] == 0
     assert isinstance(again.table.vectors, np.memmap) and isinstance(again.bm25.doc_idx, np.memmap)
     _same(again, CatalogIndex(store).refresh())
     assert again.vocabulary.categories == frozenset(CATS)
