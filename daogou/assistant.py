@@ -66,7 +66,7 @@ def build_agent(settings: Settings, *, demo_if_empty: bool = True) -> Agent:
     store = open_store(settings)
     if demo_if_empty:
         ensure_catalog(settings, store)
-    index = CatalogIndex(store, cache_dir=settings.home / "cache").refresh()
+    index = CatalogIndex(store, cache_dir=settings.home / "cache", background=True).refresh()
     writer = make_writer(settings)
     return Agent(index, writer=writer, shop=settings.shop_name, copy_writer=make_copy_writer(settings),
                  proposer=make_proposer(settings, writer, index))

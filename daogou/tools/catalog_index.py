@@ -46,9 +46,14 @@ class CatalogIndex:
     the arrays; `vocabulary` is what the agent knows of the catalog; `store.get_products(ids)` gives records.
     """
 
-    def __init__(self, store: ProductStore, cache_dir: Path | None = None) -> None:
+    def __init__(self, store: ProductStore, cache_dir: Path | None = None, *, background: bool = False) -> None:
         self.store = store
         self.cache_dir = cache_dir
+        # background: after a write, the rows are caught up at once and the vocabulary (seconds per 100k
+        # products) is rebuilt in a thread, the old one answering meanwhile (for serving processes)
+        self.background = background
+        self._pending: threading.Thread | None = None
+        self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._hwm: int | None = None  # newest write seq among the rows read (None: nothing read yet)
@@ -111,12 +116,29 @@ class CatalogIndex:
                 and time.monotonic() - self._checked_at < REVISION_CHECK_S):
             return self
         revision = self.store.revision()
-        self._checked_at = time.monotonic()
         if revision != self._revision:
             with self._lock:
                 if revision != self._revision:
+                    first = self._revision is None
                     self._sync(revision)
+                    if first and self.background:  # Chroma loads its HNSW on the first query: do it now, aside
+                        self._warming = threading.Thread(target=self._warm, daemon=True, name="catalog-warm")
+                        self._warming.start()
+        self._checked_at = time.monotonic()
         self._writes_seen = writes
+        return self
+
+    def _warm(self) -> None:
+        try:
+            self.store.warm()
+        except Exception as e:  # (only a head start: the first query would load it anyway)
+            log.warning("could not warm the store's vector index (%s); the first query will", e)
+
+    def settle(self) -> CatalogIndex:
+        """Wait for work left to background threads (the vector index warming up, a vocabulary being rebuilt)."""
+        for thread in (self._warming, self._pending):
+            if thread is not None:
+                thread.join()
         return self
 
     def _sync(self, revision: str) -> None:
@@ -140,20 +162,35 @@ class CatalogIndex:
         table, bm25 = self._drop_deleted(table, bm25)
         clock.lap("deleted_s")
         changed = table is not self.table
-        vocabulary = build_vocabulary(table.ids, [_title(m) for m in table.meta], table.meta) if changed \
-            else self.vocabulary
-        clock.lap("vocabulary_s")
         seq = np.asarray(table.columns["seq"])
         self._hwm = int(seq.max()) if len(seq) else 0
+        later = changed and self.background and self._revision is not None  # (a first build has no old words)
         self._revision = revision
-        self._install(table, bm25, vocabulary)
-        if self.cache_dir is not None:
-            self._save(changed)
-            clock.lap("save_s")
+        if later:
+            self._install(table, bm25, self.vocabulary)  # the rows at once; the old words until the new are ready
+            self._pending = threading.Thread(target=self._finish, args=(table, bm25), daemon=True,
+                                             name="catalog-vocabulary")
+            self._pending.start()
+        else:
+            self._install(table, bm25, _vocabulary(table) if changed else self.vocabulary)
+            clock.lap("vocabulary_s")
+            if self.cache_dir is not None:
+                self._save(changed)
+                clock.lap("save_s")
         self.last_sync = {"how": how, "rows": n_read, "seconds": round(time.perf_counter() - t0, 3),
-                          "parts": clock.parts}
+                          "parts": clock.parts, "vocabulary": "background" if later else "built"}
         log.info("catalog index: %s sync, %d rows read, %d products, %.1fs", how, n_read, len(table),
                  time.perf_counter() - t0)
+
+    def _finish(self, table: CatalogTable, bm25: BM25Index) -> None:
+        """Background: the vocabulary of `table`, installed (and the state saved) unless a newer sync came first."""
+        vocabulary = _vocabulary(table)
+        with self._lock:
+            if self.table is not table:
+                return
+            self._install(table, bm25, vocabulary)
+            if self.cache_dir is not None:
+                self._save(True)
 
     def _full(self, clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
         tables, lexical = TableBuilder(), BM25Builder()
@@ -316,8 +353,9 @@ class _Clock:
         self._t = now
 
 
-def _title(meta: dict[str, Any]) -> str:
-    return str(meta.get("title") or "")
+def _vocabulary(table: CatalogTable) -> Vocabulary:
+    metas = table.meta.all()
+    return build_vocabulary(table.ids, [str(m.get("title") or "") for m in metas], metas)
 
 
 def _dim(store: ProductStore) -> int | None:

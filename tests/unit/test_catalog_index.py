@@ -149,3 +149,48 @@ def test_an_unusable_saved_index_is_rebuilt(store, settings, tmp_path):
         state.write_text("{broken", encoding="utf-8")
     again = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()
     assert again.last_sync["how"] == "full" and len(again) == 10
+
+
+def test_background_vocabulary_follows_the_rows(store, settings, tmp_path):
+    ingest_catalogs([_write(tmp_path, _rows(20))], store, settings)
+    index = CatalogIndex(store, cache_dir=tmp_path / "cache", background=True).refresh()
+    assert index.last_sync["vocabulary"] == "built"  # the first build has no old words to answer with
+    new_brand = {"id": "NB1", "title": "全新品牌跑步鞋", "brand": "Zephyrix", "category": "鞋靴", "price": 10}
+    ingest_catalogs([_write(tmp_path, _rows(20) + [new_brand])], store, settings)
+    index.refresh()
+    assert "NB1" in index.pos and index.last_sync["vocabulary"] == "background"  # the rows at once
+    index.settle()
+    assert "Zephyrix" in index.vocabulary.brands
+    _same(index, CatalogIndex(store).refresh())
+    restarted = CatalogIndex(store, cache_dir=tmp_path / "cache").refresh()  # saved once the words were ready
+    assert restarted.last_sync["how"] == "loaded" and "Zephyrix" in restarted.vocabulary.brands
+
+
+def test_meta_all_parses_every_row_at_once(store, settings, tmp_path):
+    ingest_catalogs([_write(tmp_path, _rows(15))], store, settings)
+    index = CatalogIndex(store).refresh()
+    assert index.meta.all() == list(index.meta) and len(index.meta.all()) == 15
+
+
+def test_a_new_price_reuses_the_stored_text_vector(settings, tmp_path):
+    class Counting(FakeTextEncoder):
+        passages: list[str] = []
+
+        def embed_passages(self, texts):
+            self.passages.extend(texts)
+            return super().embed_passages(texts)
+
+    enc = Counting()
+    st = open_store(settings.with_(ephemeral=True, store_dir=None, collection_prefix="reuse1"),
+                    text_ef=E5EmbeddingFunction(enc), image_ef=EfficientNetEmbeddingFunction(FakeImageEncoder()))
+    rows = _rows(10)
+    ingest_catalogs([_write(tmp_path, rows)], st, settings)
+    before = st.text_vectors(["P1"])["P1"]
+    enc.passages.clear()
+    rows[1] = {**rows[1], "price": 1.5, "stock": 77}  # not in the embedded passage
+    rows[2] = {**rows[2], "title": "完全不同的新标题"}  # in it
+    report = ingest_catalogs([_write(tmp_path, rows)], st, settings)
+    assert report.written == 2 and len(enc.passages) == 1 and "完全不同的新标题" in enc.passages[0]
+    assert np.array_equal(st.text_vectors(["P1"])["P1"], before)
+    assert st.get_products(["P1"])[0].price == 1.5
+    st.drop()
