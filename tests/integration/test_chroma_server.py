@@ -61,11 +61,10 @@ def chroma_server(tmp_path) -> Iterator[Callable[[], str]]:
         proc.wait(timeout=30)
 
 
-def _small_catalog(demo_catalog: Path, out: Path, n: int = 40) -> Path:
-    rows = [json.loads(line) for line in demo_catalog.read_text(encoding="utf-8").splitlines()[:n]]
-    for row in rows:
-        row["images"] = [str(demo_catalog.parent / p) for p in row["images"]]
-    out.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+def _small_catalog(demo_catalog: Path, tmp_path: Path, n: int = 40) -> Path:
+    """The first n demo products, beside the demo catalog (image paths stay inside the catalog's folder)."""
+    out = demo_catalog.parent / f"small-{n}-{tmp_path.name}.jsonl"
+    out.write_text("\n".join(demo_catalog.read_text(encoding="utf-8").splitlines()[:n]) + "\n", encoding="utf-8")
     return out
 
 
@@ -77,7 +76,7 @@ def _search(args: list[str], env: dict[str, str]) -> list[tuple[str, float]]:
 
 def test_server_store_gives_the_same_results_as_the_embedded_one(chroma_server, demo_catalog, tmp_path):
     url = chroma_server()
-    catalog = _small_catalog(demo_catalog, tmp_path / "small.jsonl")
+    catalog = _small_catalog(demo_catalog, tmp_path)
     embedded, served = _env(tmp_path / "home-embedded"), _env(tmp_path / "home-served")
     r = _run(["ingest", str(catalog), "--json"], embedded)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -106,7 +105,7 @@ def _ask(widget: str, text: str) -> list[str]:
 def test_two_serve_processes_share_one_server_and_see_another_process_ingest(chroma_server, demo_catalog,
                                                                              tmp_path):
     url = chroma_server()
-    r = _run(["ingest", str(_small_catalog(demo_catalog, tmp_path / "small.jsonl", 30)), "--chroma-url", url],
+    r = _run(["ingest", str(_small_catalog(demo_catalog, tmp_path, 30)), "--chroma-url", url],
              _env(tmp_path / "home-ingest"))
     assert r.returncode == 0, r.stderr[-2000:]
     widgets, procs = [], []
