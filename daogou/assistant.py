@@ -11,7 +11,7 @@ from daogou.ingest.store import ProductStore, open_store
 from daogou.settings import Settings
 from daogou.tools.catalog_index import CatalogIndex
 
-__all__ = ["build_agent", "ensure_catalog", "make_copy_writer", "make_proposer", "make_writer"]
+__all__ = ["build_agent", "ensure_catalog", "make_copy_writer", "make_reader", "make_writer"]
 
 
 def ensure_catalog(settings: Settings, store: ProductStore) -> None:
@@ -69,19 +69,19 @@ def build_agent(settings: Settings, *, demo_if_empty: bool = True) -> Agent:
     index = CatalogIndex(store, cache_dir=settings.home / "cache", background=True).refresh()
     writer = make_writer(settings)
     return Agent(index, writer=writer, shop=settings.shop_name, copy_writer=make_copy_writer(settings),
-                 proposer=make_proposer(settings, writer, index))
+                 reader=make_reader(settings, writer, index))
 
 
-def make_proposer(settings: Settings, writer: ReplyWriter | None, index: CatalogIndex) -> Any:
-    """The LLM's tool proposal for turns without a clear cue (DAOGOU_TOOL_PROPOSER=llm), or None: rules only.
+def make_reader(settings: Settings, writer: ReplyWriter | None, index: CatalogIndex) -> Any:
+    """The model's reading of every turn (DAOGOU_READER=model, the default), or None: the rules read alone.
 
-    It needs constrained decoding, so only the local model proposes (an OpenAI-compatible server does not).
+    It needs grammar-constrained JSON (`generate_json`), which every engine of `daogou.llm` provides.
     """
-    if settings.tool_proposer != "llm" or not hasattr(writer, "generate_json"):
+    if settings.reader != "model" or writer is None or not hasattr(writer, "generate_json"):
         return None
-    from daogou.agent.proposer import LLMProposer
+    from daogou.agent.model_reading import ModelReader
 
-    return LLMProposer(writer, index)
+    return ModelReader(writer, index)
 
 
 def make_copy_writer(settings: Settings) -> ReplyWriter | None:

@@ -54,10 +54,9 @@ class Settings:
     # mid won photo queries and like-this-one in `daogou eval fusion` (README); until `daogou tune align` has
     # trained its head on the catalog it acts as late, and the trace says so.
     fusion: str = "mid"
-    # Who picks the tool when the shopper's words give no clear cue: "llm" (the local model's constrained tool
-    # decision, checked against the reading; ~3 s per such turn on 2 cores, nothing on clear turns) or "rules"
-    # (the deterministic reading alone). With DAOGOU_LLM=none or openai the rules decide either way.
-    tool_proposer: str = "llm"
+    # Who reads a turn: "model" (the local model reads every turn into a checked reading, see agent/reading.py:
+    # combine; about a second per turn on 2 cores) or "rules" (the deterministic reading alone, as with --no-llm).
+    reader: str = "model"
     ui_lang: str = "zh"  # language of the web widget's own words: "zh" or "en" (replies follow the shopper)
     ui_allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (iframe / web component); () = same host
     ui_root_path: str = ""  # sub-path the app is served under, e.g. "/shop/assistant" ("" = at /)
@@ -110,8 +109,8 @@ class Settings:
             values["copy_adapter"] = Path(env["DAOGOU_COPY_ADAPTER"])
         if env.get("DAOGOU_FUSION"):
             values["fusion"] = env["DAOGOU_FUSION"].strip().lower()
-        if env.get("DAOGOU_TOOL_PROPOSER"):
-            values["tool_proposer"] = env["DAOGOU_TOOL_PROPOSER"].strip().lower()
+        if env.get("DAOGOU_READER"):
+            values["reader"] = env["DAOGOU_READER"].strip().lower()
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
         if env.get("DAOGOU_CURRENCY"):
@@ -132,8 +131,8 @@ class Settings:
             values["currency"] = code
         if values.get("llm", "local") not in ("local", "openai", "none"):
             raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
-        if values.get("tool_proposer", "llm") not in ("rules", "llm"):
-            raise ValueError(f"DAOGOU_TOOL_PROPOSER={values['tool_proposer']!r} is not one of rules, llm")
+        if values.get("reader", "model") not in ("rules", "model"):
+            raise ValueError(f"DAOGOU_READER={values['reader']!r} is not one of model, rules")
         if values.get("fusion", "mid") not in FUSIONS:
             raise ValueError(f"DAOGOU_FUSION={values['fusion']!r} is not one of {', '.join(FUSIONS)}; "
                              "set one of them or unset it")

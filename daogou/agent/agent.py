@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from PIL import Image
 
 from daogou.agent.grounding import Facts, SentenceGate
+from daogou.agent.model_reading import ModelReading
 from daogou.agent.policy import ToolCall, choose_tool
-from daogou.agent.reading import Reading, read_rules
+from daogou.agent.reading import Reading, combine, read_rules
 from daogou.agent.runner import ToolOutcome, call_filters, run_tool
 from daogou.agent.state import DialogueState, ShownProduct
 from daogou.prompts import render
@@ -66,7 +67,7 @@ class Agent:
     """The shopping agent over a catalog index, with an optional local model for the words."""
 
     def __init__(self, index: CatalogIndex, *, writer: ReplyWriter | None = None, shop: str = "本店",
-                 k: int = 5, advice_tokens: int = 48, proposer: Callable[[str, DialogueState], ToolCall | None]
+                 k: int = 5, advice_tokens: int = 48, reader: Callable[[str, DialogueState], ModelReading | None]
                  | None = None, copy_writer: ReplyWriter | None = None) -> None:
         self.index = index
         self.writer = writer
@@ -75,7 +76,7 @@ class Agent:
         self.shop = shop
         self.k = k
         self.advice_tokens = advice_tokens
-        self.proposer = proposer  # the LLM's tool proposal (checked by policy.choose_tool), or None: rules only
+        self.reader = reader  # the model's reading of each turn (checked by reading.combine), or None: rules only
 
     # -- public faces ----------------------------------------------------------------------------
     def run_turn(self, state: DialogueState, text: str, image: Image.Image | None = None) -> TurnResult:
@@ -109,13 +110,16 @@ class Agent:
             yield TurnEvent("done", TurnResult(lead, [], [], {"total": ms()}, state.lang, trace))
             return
         reading = read_rules(text, state, self.index)
+        model = self.reader(text, state) if self.reader is not None else None
+        if model is not None:
+            timings["reading"] = model.ms
+        reading = combine(reading, model, text, state, self.index)
         state.lang = reading.lang
         state.turns += 1
         state.user_numbers += [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
         state.interactions += reading.signals
-        # the model is asked only when the words give no clear cue (see Reading.uncertain); clear turns cost nothing
-        proposal = self.proposer(text, state) if self.proposer and reading.uncertain else None
-        call = choose_tool(reading, state, image is not None, proposal, k=self.k)
+        call = choose_tool(reading, state, image is not None, k=self.k)
+        trace += reading.notes[-1:] if model is not None else []
         trace += call.notes
         if call.name is not None:
             yield TurnEvent("tool", {"name": call.name, "args": call.args, "status": "pending"})

@@ -8,7 +8,7 @@ added, and each such repair is written into the trace.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from daogou.agent.reading import Reading
@@ -144,37 +144,9 @@ def copy_style(text: str, lang: str) -> str:
     return {v: k for k, v in _EN_OF.items()}.get(found, found)
 
 
-def choose_tool(reading: Reading, state: DialogueState, has_image: bool, proposal: ToolCall | None = None,
-                *, k: int = 5) -> ToolCall:
+def choose_tool(reading: Reading, state: DialogueState, has_image: bool, *, k: int = 5) -> ToolCall:
     """The checked tool call for this turn (see the module docstring)."""
-    call = _rule_call(reading, state, has_image, k)
-    if proposal is None:
-        return call
-    if proposal.name != call.name and reading.uncertain and not has_image and proposal.name in _TOOL_INTENT:
-        # The words gave no clear cue: the model's tool is taken, with the arguments the reading supports.
-        taken = _rule_call(replace(reading, intent=_TOOL_INTENT[proposal.name]), state, has_image, k)
-        pid = proposal.args.get("product_id")
-        if taken.args.get("product_id") is not None and pid in state.shown and pid != taken.args["product_id"]:
-            taken.args["product_id"] = pid  # one of the products on screen: the model may point at it
-        if taken.name in _NEEDS_PRODUCT and not (taken.args.get("product_id") or taken.args.get("product_ids")):
-            call.notes.append(f"model proposed {proposal.name} but no product is on screen: using {call.name}")
-            return call
-        taken.notes.append(f"no clear cue in the words; model proposed {proposal.name}: taken with checked arguments")
-        return taken
-    if proposal.name != call.name:
-        call.notes.append(f"model proposed {proposal.name or 'no tool'}; the shopper's words ask for "
-                          f"{call.name or 'no tool'}: using {call.name or 'no tool'}")
-        return call
-    dropped = [f"{key}={value!r}" for key, value in proposal.args.items()
-               if key not in call.args or not _same(call.args[key], value)]
-    added = [key for key in call.args if key not in proposal.args]
-    note = "model proposal checked"
-    if dropped:
-        note += "; dropped unsupported " + ", ".join(dropped)
-    if added:
-        note += "; added " + ", ".join(added)
-    call.notes.append(note)
-    return call
+    return _rule_call(reading, state, has_image, k)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -10,8 +10,9 @@ what the shopper actually said, and with what the catalog holds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from daogou.agent.model_reading import ModelReading
 from daogou.agent.state import DialogueState
 from daogou.ingest.filters import Filters
 from daogou.ingest.vocab import colors_in_text, strip_colors
@@ -20,7 +21,7 @@ from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.query import ParsedQuery, Spec, parse_query, specs_in_text
 from daogou.tools.vocabulary import Vocabulary, title_terms
 
-__all__ = ["Reading", "detect_lang", "ids_in_text", "read_rules"]
+__all__ = ["Reading", "combine", "detect_lang", "ids_in_text", "need_kinds", "read_rules"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -169,6 +170,7 @@ class Reading:
     need: bool = False  # the words state a need or a gift, not a kind of product: search by the kinds it calls for
     which: str = ""  # "cheapest" / "dearest": a superlative over the products on screen ("哪个最便宜")
     source: str = "rules"  # who read the intent: "rules" or "model"
+    weak_refs: bool = False  # the refs come only from "it"/"this" (the product in focus), not from an id or ordinal
 
 
 def _ordinal(raw: str) -> int:
@@ -373,6 +375,7 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
     else:
         r.intent = "search"
         r.uncertain = not has_constraints and not names_product and (not refs or weak_ref)
+    r.weak_refs = weak_ref and not r.named and not r.which
     if r.intent == "answer" and not r.which and refs and not typed and _only_reference(words):
         r.intent = "details"  # "the second one?", "第二个呢": show it, there is no question to answer
     if r.intent == "answer":
@@ -629,3 +632,76 @@ def _revise(state: DialogueState, new: Filters, text: str) -> tuple[Filters, lis
             and merged["price_min"] > merged["price_max"]:
         merged["price_min"] = None
     return Filters(**merged), notes
+
+
+# -- the model's reading, checked --------------------------------------------------------------------------
+_ACT_INTENT = {"search": "search", "similar": "similar", "recommend": "recommend", "details": "details",
+               "compare": "compare", "answer": "answer", "copy": "copy", "chat": "greet"}
+_NEEDS_REF = ("similar", "details", "answer", "copy")
+
+
+def combine(rules: Reading, model: ModelReading | None, text: str, state: DialogueState,
+            index: CatalogIndex) -> Reading:
+    """The reading of a turn: the rules' reading, with what the model read where the words leave room for it.
+
+    Every field of the model's reading is checked before it is used:
+    - its act decides only when no cue in the words decided the intent (`rules.uncertain`), and only if the act
+      can be carried out (a product on screen or named for details/answer/similar/copy, two for compare);
+    - its kinds are used only when the words name no kind this catalog sells (a need: "something to keep my
+      coffee hot"), and only the kinds the catalog sells (by its own titles);
+    - its refs only point at products on screen, and only when the words give no reference of their own.
+    Prices, colours, sizes, brands and ids always come from the words (`read_rules`), never from the model.
+    """
+    if model is None:
+        return rules
+    r = replace(rules, notes=list(rules.notes), kinds=list(rules.kinds))
+    said = f"model read {model.act}" + (f" {model.kinds}" if model.kinds else "") + \
+        (f" refs {model.refs}" if model.refs else "")
+    shown = [state.shown[i - 1] for i in model.refs if 1 <= i <= len(state.shown)]
+    intent = _ACT_INTENT.get(model.act, rules.intent)
+    if rules.uncertain and intent != rules.intent and _feasible(intent, rules, shown, state):
+        r = _as_intent(r, intent, shown, state)
+        r.source = "model"
+        said += f": taken ({rules.intent} -> {intent})"
+    elif intent != rules.intent:
+        said += f": the words ask for {rules.intent}"
+    if r.intent == "search" and not r.missing and (r.need or not r.kinds):
+        sold = [k for k in model.kinds if _sold_kind(k, index)]
+        if sold and (r.need or not rules.kinds):
+            r.kinds = list(dict.fromkeys(sold + r.kinds))[:6]
+            said += f"; kinds {sold}"
+    r.notes.append(said)
+    return r
+
+
+def _sold_kind(kind: str, index: CatalogIndex) -> bool:
+    """Whether the catalog sells `kind`: its words are title terms, or some title holds it."""
+    vocab = index.vocabulary
+    return _sold(kind, vocab) or (len(kind) >= 2 and _in_titles(kind, index))
+
+
+def _feasible(intent: str, rules: Reading, shown: list[str], state: DialogueState) -> bool:
+    """Whether a turn read as `intent` can be carried out with what the words and the screen give."""
+    refs = rules.refs or shown
+    if intent in _NEEDS_REF:
+        return bool(refs or state.focus or state.shown)
+    if intent == "compare":
+        return len(refs or state.shown) >= 2
+    if intent == "greet":
+        return rules.parsed.filters.is_empty() and not rules.kinds
+    return True
+
+
+def _as_intent(r: Reading, intent: str, shown: list[str], state: DialogueState) -> Reading:
+    """The reading redone for another intent: references, question and constraints as that intent reads them."""
+    r.intent = intent
+    r.uncertain = False
+    if shown and (not r.refs or r.weak_refs):  # "这个" only meant the product in focus: the model may point
+        r.refs = shown
+    if intent == "answer":
+        r.question = r.parsed.text
+    elif intent == "search":
+        r.filters, r.query = r.parsed.filters, r.parsed.text
+    elif intent == "greet":
+        r.farewell = bool(_FAREWELL.search(r.parsed.text))
+    return r

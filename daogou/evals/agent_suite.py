@@ -107,10 +107,10 @@ def run_dialogue_eval(settings: Settings, suite: Path, *, writer: ReplyWriter | 
                            collection_prefix=f"dlg-{uuid.uuid4().hex[:10]}")
         store = open_store(s)
         ingest_catalogs(run.catalogs, store, s, strict=True, progress=False)  # the suite needs every row
-        from daogou.assistant import make_proposer
+        from daogou.assistant import make_reader
 
         index = CatalogIndex(store).refresh()
-        agent = Agent(index, writer=writer, shop=settings.shop_name, proposer=make_proposer(settings, writer, index))
+        agent = Agent(index, writer=writer, shop=settings.shop_name, reader=make_reader(settings, writer, index))
         states: dict[str, DialogueState] = {}
         timings: list[dict[str, float]] = []
 

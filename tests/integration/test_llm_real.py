@@ -162,23 +162,24 @@ def test_stream_chunks_add_up_to_the_invoke_output(chat_model: LocalChatModel) -
     assert "".join(chunks) == chat_model.invoke(messages).content
 
 
-def test_llm_proposer_gives_a_schema_valid_tool_call_that_policy_checks(llm: LocalLLM) -> None:
+def test_model_reading_is_schema_valid_and_checked(llm: LocalLLM) -> None:
+    from daogou.agent.model_reading import ACTS, ModelReader
     from daogou.agent.policy import choose_tool
-    from daogou.agent.proposer import LLMProposer
-    from daogou.agent.reading import read_turn
+    from daogou.agent.reading import combine, read_rules
     from daogou.agent.state import DialogueState, ShownProduct
-    from daogou.tools.query import Vocabulary
+    from daogou.tools.vocabulary import Vocabulary, title_terms
+    from tests.fakes.catalog import VocabularyIndex
 
-    proposer = LLMProposer(llm, None)  # the index is only captured by the tools, never used to decide
-    names = {t["function"]["name"] for t in proposer.tools}
-    state = DialogueState(query="手机", shown=["P1119", "P1105"], catalog_seen={
-        "P1119": ShownProduct(id="P1119", title="灰色轻薄手机 256GB / Grey slim phone 256GB", price=1188),
-        "P1105": ShownProduct(id="P1105", title="黑色5G手机 256GB / Black 5G phone 256GB", price=1299)})
+    titles = {"P1119": "灰色轻薄手机 256GB / Grey slim phone 256GB", "P1105": "黑色5G手机 256GB / Black 5G phone 256GB"}
+    index = VocabularyIndex(Vocabulary(title_terms=title_terms(titles.values()), kinds=("手机", "耳机")),
+                            ids=list(titles), titles=titles)
+    reader = ModelReader(llm, index)
+    state = DialogueState(query="手机", shown=list(titles), catalog_seen={
+        pid: ShownProduct(id=pid, title=t, price=1188) for pid, t in titles.items()})
     for text in ("嗯……这个嘛", "第二个防水吗？", "帮我找300元以内的红色连衣裙"):
-        proposal = proposer(text, state)
-        assert proposal is None or proposal.name is None or proposal.name in names
-        reading = read_turn(text, state, Vocabulary())
-        call = choose_tool(reading, state, False, proposal)
-        assert call.name is None or call.name in names
+        model = reader(text, state)
+        assert model is None or (model.act in ACTS and all(1 <= n <= 2 for n in model.refs))
+        reading = combine(read_rules(text, state, index), model, text, state, index)
+        call = choose_tool(reading, state, False)
         for key in ("price_max", "price_min"):  # a price in the call is one the shopper typed
             assert key not in call.args or call.args[key] == 300

@@ -176,24 +176,25 @@ def test_write_copy_uses_the_tuned_copy_model_and_its_template(agent_factory, mo
     assert all("文案" not in m[-1]["content"] for m in agent.writer.prompts)  # the reply model wrote no copy
 
 
-def test_the_model_is_asked_only_when_the_words_give_no_clear_cue(agent_factory):
-    from daogou.agent.policy import ToolCall
+def test_the_model_reads_every_turn_and_decides_only_where_the_words_leave_room(agent_factory):
+    from daogou.agent.model_reading import ModelReading
 
     asked: list[str] = []
 
-    def proposer(text, state):
+    def reader(text, state):
         asked.append(text)
-        return ToolCall("answer_about_product", {"product_id": state.shown[1], "question": text, "price_max": 1})
+        return ModelReading("answer", kinds=["手机"], refs=[2])
 
     agent, state = agent_factory(), DialogueState()
-    agent.proposer = proposer
+    agent.reader = reader
     shown = agent.run_turn(state, "连衣裙").products
-    agent.run_turn(state, "第一个防水吗？")
-    assert asked == []  # clear turns never wait for the model
+    first = agent.run_turn(state, "第一个防水吗？")
+    assert first.tool_calls[0]["args"]["product_id"] == shown[0]["id"]  # the words said "the first": kept
     r = agent.run_turn(state, "嗯……这个嘛")
-    assert asked == ["嗯……这个嘛"]
+    assert asked == ["连衣裙", "第一个防水吗？", "嗯……这个嘛"]  # every turn is read
     assert r.tool_calls[0]["name"] == "answer_about_product"
     assert r.tool_calls[0]["args"]["product_id"] == shown[1]["id"] and "price_max" not in r.tool_calls[0]["args"]
+    assert any("model read answer" in t for t in r.trace)
 
 
 def test_more_like_this_leaves_the_category_when_it_has_nothing_else(agent_factory):

@@ -126,39 +126,45 @@ def test_english_head_term_ignores_trailing_modifiers():
     assert VOCAB.head_term("any in purple") is None  # a colour is not a kind of product
 
 
-def test_a_model_proposal_is_taken_only_when_the_words_give_no_cue_and_is_checked():
-    from daogou.agent.policy import ToolCall
+def test_the_model_reading_is_taken_only_where_the_words_leave_room_and_is_checked():
+    from daogou.agent.model_reading import ModelReading
+    from daogou.agent.reading import combine
 
     state = DialogueState(query="phone", shown=["P1", "P2"], catalog_seen=_seen("P1", "P2"))
     vague = read_turn("hmm, and the second thing about it", DialogueState(), VOCAB)
     assert vague.intent == "search" and vague.uncertain
-    # no product on screen: an answer proposal has nothing to point at, so the rules' search stays
-    call = choose_tool(vague, DialogueState(), False, ToolCall("answer_about_product", {"product_id": "P9"}))
-    assert call.name == "search_catalog" and "no product is on screen" in call.notes[-1]
+    # no product on screen: an answer has nothing to point at, so the rules' search stays
+    r = combine(vague, ModelReading("answer", refs=[1]), "hmm", DialogueState(), INDEX)
+    assert r.intent == "search" and r.source == "rules"
     unclear = read_turn("嗯……这个嘛", state, VOCAB)
     assert unclear.uncertain
-    call = choose_tool(unclear, state, False,
-                       ToolCall("answer_about_product", {"product_id": "P2", "question": "x", "price_max": 5}))
-    assert call.name == "answer_about_product" and call.args["product_id"] == "P2"  # on screen: kept
-    assert "price_max" not in call.args  # invented by the model: dropped
+    r = combine(unclear, ModelReading("answer", refs=[2]), "嗯……这个嘛", state, INDEX)
+    assert r.intent == "answer" and r.refs == ["P2"] and r.source == "model"  # on screen: kept
+    call = choose_tool(r, state, False)
+    assert call.name == "answer_about_product" and call.args["product_id"] == "P2" and "price_max" not in call.args
     # a clear cue wins over the model
     clear = read_turn("比较一下第一个和第二个", state, VOCAB)
     assert not clear.uncertain
-    call = choose_tool(clear, state, False, ToolCall("search_catalog", {"query": "phone"}))
-    assert call.name == "compare_products"
+    r = combine(clear, ModelReading("search", kinds=["phone"]), "比较", state, INDEX)
+    assert choose_tool(r, state, False).name == "compare_products" and "the words ask for compare" in r.notes[-1]
+    # refs beyond the screen are dropped; kinds the catalog does not sell are not searched for
+    need = read_turn("something for my dad's birthday", DialogueState(), VOCAB)
+    r = combine(need, ModelReading("search", kinds=["fishing rod", "tea"], refs=[7]), "x", DialogueState(), INDEX)
+    assert "fishing rod" not in r.kinds and r.refs == []
 
 
-def test_tool_proposer_setting(monkeypatch):
+def test_reader_setting(monkeypatch):
     import pytest
 
-    from daogou.assistant import make_proposer
+    from daogou.assistant import make_reader
     from daogou.settings import Settings
 
-    assert Settings.from_env().tool_proposer == "llm"
-    monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "Rules")
-    assert Settings.from_env().tool_proposer == "rules"
-    monkeypatch.setenv("DAOGOU_TOOL_PROPOSER", "model")
-    with pytest.raises(ValueError, match="DAOGOU_TOOL_PROPOSER='model' is not one of rules, llm"):
+    assert Settings.from_env().reader == "model"
+    monkeypatch.setenv("DAOGOU_READER", "Rules")
+    assert Settings.from_env().reader == "rules"
+    monkeypatch.setenv("DAOGOU_READER", "llm")
+    with pytest.raises(ValueError, match="DAOGOU_READER='llm' is not one of model, rules"):
         Settings.from_env()
-    # a writer without constrained decoding (an OpenAI-compatible server) cannot propose
-    assert make_proposer(Settings(tool_proposer="llm"), object(), None) is None
+    # a writer without constrained decoding cannot read turns; none at all reads nothing
+    assert make_reader(Settings(reader="model"), object(), None) is None
+    assert make_reader(Settings(reader="model"), None, None) is None
