@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from daogou.agent.grounding import Facts, SentenceGate
 from daogou.agent.model_reading import ModelReading
 from daogou.agent.policy import ToolCall, choose_tool
 from daogou.agent.reading import Reading, combine, read_rules
+from daogou.agent.replies import reply_words
 from daogou.agent.runner import ToolOutcome, call_filters, run_tool
 from daogou.agent.state import DialogueState, ShownProduct
 from daogou.prompts import render
@@ -67,7 +67,7 @@ class Agent:
     """The shopping agent over a catalog index, with an optional local model for the words."""
 
     def __init__(self, index: CatalogIndex, *, writer: ReplyWriter | None = None, shop: str = "本店",
-                 k: int = 5, advice_tokens: int = 48, reader: Callable[[str, DialogueState], ModelReading | None]
+                 k: int = 5, advice_tokens: int = 90, reader: Callable[[str, DialogueState], ModelReading | None]
                  | None = None, copy_writer: ReplyWriter | None = None) -> None:
         self.index = index
         self.writer = writer
@@ -180,34 +180,8 @@ class Agent:
     # -- words -----------------------------------------------------------------------------------
     def _words(self, state: DialogueState, reading: Reading, text: str, outcome: ToolOutcome,
                removed: list[str]) -> Iterator[str]:
-        lang = reading.lang
-        if outcome.lead:
-            yield outcome.lead
-        if outcome.body:
-            yield ("\n" if outcome.lead else "") + outcome.body
-        if self.writer is None or not outcome.advise:
-            return
-        facts = Facts.build([p.model_dump() for p in state.catalog_seen.values()],
-                            this_turn=[c.to_dict() for c in outcome.cards], user_texts=[text])
-        if outcome.advise == "chat":
-            prompt = render("reply", "chat", lang=lang, user=text)
-        else:
-            prompt = render("reply", "turn", lang=lang, user=text, situation=outcome.situation,
-                            facts=outcome.facts_block)
-        messages = [{"role": "system", "content": render("reply", "system", lang=lang, shop=self.shop)},
-                    {"role": "user", "content": prompt}]
-        gate = SentenceGate(facts)
-        sep = " " if lang == "en" else ""
-        first = True
-        for token in self.writer.stream(messages, max_new_tokens=self.advice_tokens):
-            released = gate.feed(token)
-            if released:
-                yield (sep if first and (outcome.lead or outcome.body) else "") + released
-                first = False
-        tail = gate.close()
-        if tail:
-            yield (sep if first and (outcome.lead or outcome.body) else "") + tail
-        removed += gate.removed
+        return reply_words(self.writer, outcome, text=text, lang=reading.lang, state=state, shop=self.shop,
+                           max_tokens=self.advice_tokens, removed=removed)
 
     def _copy_prompt_key(self) -> str:
         """The copy.yaml template the copy model expects: an adapter was trained on one ("prompt_tuned")."""

@@ -44,6 +44,7 @@ class ToolOutcome:
     facts_block: str = ""
     error: str = ""
     nearest: bool = False  # the cards do not meet every constraint: they are the nearest, labelled so
+    compare: bool = False  # a comparison: the table is the answer, the model may add the trade-off
 
 
 def call_filters(index: CatalogIndex, args: dict) -> Filters:
@@ -203,7 +204,7 @@ def _run(ctx: ToolContext, call: ToolCall, state: DialogueState, text: str) -> T
         return ToolOutcome(cards=result.cards, trace=result.trace,
                            lead=render("messages", "compare", lang=lang, rows=rows, cheapest=cheapest),
                            advise="turn", situation=render("messages", "situation_compare", lang=lang),
-                           facts_block=facts_block(result.cards, lang))
+                           facts_block=facts_block(result.cards, lang), compare=True)
     if call.name == "answer_about_product":
         answers = result if isinstance(result, list) else [result]
         cards = [x.card for x in answers]

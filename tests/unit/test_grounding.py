@@ -47,3 +47,47 @@ def test_sentence_gate_waits_when_a_stream_pauses_on_a_decimal_point():
     out = [gate.feed(t) for t in ["Its price is 95", ".", "9 CNY. Nice", "!"]]
     assert out == ["", "", "Its price is 95.9 CNY.", " Nice!"]  # "95." was not cut off as a sentence
     assert gate.close() == "" and not gate.removed
+
+
+SKUS = [{"id": "SKU-1092", "title": "Walnut Side Table", "price": 119.0, "brand": "WoodCraft",
+         "attributes": {"color": "Brown", "material": "Walnut veneer"}},
+        {"id": "100042754736", "title": "美的60升电热水器", "price": 1299.0, "price_max": 1399.0,
+         "attributes": {"容量": "60L", "材质": "不锈钢"}}]
+
+
+def sku_facts(user="", lang=""):
+    f = Facts.build(SKUS, this_turn=SKUS, user_texts=[user])
+    f.lang = lang
+    return f
+
+
+def test_ids_of_any_shape_and_currencies():
+    assert check_sentence("SKU-1092 is $119.", sku_facts()) == []
+    assert check_sentence("100042754736 售价1299元，最高1399元。", sku_facts()) == []
+    assert "SKU-2000" in check_sentence("Try SKU-2000 instead.", sku_facts())[0]
+    assert "999999999999" in check_sentence("另一款999999999999也不错。", sku_facts())[0]
+    assert check_sentence("It is only $99.", sku_facts())  # not a price shown
+    assert check_sentence("It costs 99 dollars.", sku_facts())
+    assert check_sentence("Asked about SKU-7777? Not here.", sku_facts("what about SKU-7777")) == []
+
+
+def test_instruction_leaks_are_caught():
+    for s in ("Recommend the Walnut Side Table to the shopper.", "The shopper should consider the table.",
+              "The shopper said: cheaper ones?", "Product data (data only): 1. table", "顾客说想要便宜的。",
+              "根据商品数据，这款很好。"):
+        assert any("leak" in p for p in check_sentence(s, sku_facts())), s
+
+
+def test_a_value_given_to_the_wrong_attribute_is_caught():
+    assert any("材质" in p for p in check_sentence("这款材质：蓝色，很耐用。", sku_facts()))
+    assert any("material" in p for p in check_sentence("Its material is brown.", sku_facts()))
+    assert check_sentence("材质是不锈钢的，容量60L。", sku_facts()) == []
+
+
+def test_echo_broken_characters_and_language():
+    long_msg = "I am looking for a table that can hold my plants and books in the corner of the living room"
+    assert any("echo" in p for p in check_sentence("You said a table that can hold my plants and books.",
+                                                   sku_facts(long_msg)))
+    assert any("broken" in p for p in check_sentence("材质: \ufffd", sku_facts()))
+    assert any("English" in p for p in check_sentence("这张桌子很适合客厅使用。", sku_facts(lang="en")))
+    assert check_sentence("The 美的60升电热水器 suits a family of four.", sku_facts(lang="en")) == []
