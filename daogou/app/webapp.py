@@ -274,6 +274,10 @@ class ShopWidget:
             return
         try:
             user, sid = self._api_session(session_id, request)
+        except StoreUnavailable:
+            log.exception("API turn without the sessions database")
+            yield {"error": self.t("store_unavailable"), "done": True}
+            return
         except SessionError as e:
             yield {"error": str(e), "done": True}
             return
@@ -294,8 +298,7 @@ class ShopWidget:
             yield {"session_id": sid, "error": self._busy_text(busy), "busy": True,
                    "retry_after_s": busy.retry_after_s, "done": True}
 
-    @staticmethod
-    def _api_stream(sess: ChatSession, text: str, img: Image.Image | None) -> Iterator[dict[str, Any]]:
+    def _api_stream(self, sess: ChatSession, text: str, img: Image.Image | None) -> Iterator[dict[str, Any]]:
         sid = sess.session_id
         out: dict[str, Any] = {"session_id": sid, "tool_calls": [], "products": [], "text": "", "done": False}
         try:
@@ -309,8 +312,12 @@ class ShopWidget:
                 else:
                     continue
                 yield dict(out)
-        except SessionError as e:  # the store failed: the turn was not saved (and may not have run)
+        except StoreUnavailable:  # the store failed: the turn was not saved (and may not have run)
             log.exception("API turn: sessions database unavailable")
+            words = "reply_not_saved" if out["text"] else "store_unavailable"
+            yield {**out, "session_id": sid, "error": self.t(words), "done": True}
+        except SessionError as e:
+            log.exception("API turn failed")
             yield {**out, "session_id": sid, "error": str(e), "done": True}
 
     # -- layout --------------------------------------------------------------------------------------

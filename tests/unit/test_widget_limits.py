@@ -4,6 +4,7 @@ session that stays within its bounds (fake encoders, a scripted writer standing 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from types import SimpleNamespace
 
@@ -166,3 +167,24 @@ def test_a_huge_saved_state_loads_bounded_and_the_session_goes_on(make_widget):
                        session_id=ident["session"])
     result = sess.run_turn("连衣裙")
     assert result.products and len(widget.sessions.load_state(ident["session"])["user_numbers"]) <= MAX_USER_NUMBERS
+
+
+def test_a_full_disk_reaches_the_shopper_as_words_and_the_widget_recovers(make_widget, tmp_path):
+    widget = make_widget()
+    widget.sessions = SessionStore(tmp_path / "sessions.sqlite3")
+    ident = widget.on_load(None)[0]
+
+    def fill_the_disk() -> None:  # SQLite's own "database or disk is full", per connection
+        conn = widget.sessions._connection()
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+
+    long = "连衣裙 " + "很" * 1900  # needs new pages, which the "disk" no longer has
+    fill_the_disk()
+    frames = list(widget.chat(long, [], ident, []))
+    assert "对话记录暂时无法" in str(frames[-1][0][-1]["content"]) or "没能保存" in str(frames[-1][0][-1]["content"])
+    fill_the_disk()
+    assert re.search("对话记录暂时无法|没能保存", list(widget.ask(long))[-1]["error"])
+    assert widget.sessions.messages(ident["session"]) == []  # nothing half-written
+    # the fault is gone (the store reopened the file after the error): the same session goes on
+    assert "dg-cards" in str(list(widget.chat("连衣裙", [], ident, []))[-1][0])
+    assert len(widget.sessions.messages(ident["session"])) == 2
