@@ -85,8 +85,8 @@ class ShopWidget:
         try:
             ident = restore_identity(self.sessions, saved, keep=self.settings.ui_keep_session)
             stored = self.sessions.messages(ident.session_id, limit=MAX_SHOWN_MESSAGES)
-        except StoreUnavailable:
-            log.exception("page load without the sessions database")
+        except StoreUnavailable as e:
+            log.error("page load without the sessions database: %s", e)  # the reason and the fix; no traceback
             note = [{"role": "assistant", "content": escape_text(self.t("store_unavailable"))}]
             return (None, saved, note) + self._picks([])
         history = history_messages(stored, self.lang, self.thumbs)
@@ -97,8 +97,8 @@ class ShopWidget:
         """Start a new session for the same browser."""
         try:
             fresh = restore_identity(self.sessions, ident, keep=True, new_session=True)
-        except StoreUnavailable:
-            log.exception("new chat without the sessions database")
+        except StoreUnavailable as e:
+            log.error("new chat without the sessions database: %s", e)  # the reason and the fix; no traceback
             return (ident, ident, [{"role": "assistant", "content": escape_text(self.t("store_unavailable"))}]) \
                 + self._picks([])
         return (fresh.to_saved(), fresh.to_saved(), []) + self._picks([])
@@ -137,8 +137,8 @@ class ShopWidget:
             return
         try:
             ident_obj = restore_identity(self.sessions, ident, keep=True)
-        except StoreUnavailable:
-            log.exception("web turn without the sessions database")
+        except StoreUnavailable as e:
+            log.error("web turn without the sessions database: %s", e)  # the reason and the fix; no traceback
             yield from refuse(self.t("store_unavailable"))
             return
         ident = ident_obj.to_saved()
@@ -213,8 +213,8 @@ class ShopWidget:
                 else:
                     continue
                 yield (_public(history), None, ident) + self._picks(shown)
-        except StoreUnavailable:
-            log.exception("web turn: sessions database unavailable")
+        except StoreUnavailable as e:
+            log.error("web turn: sessions database unavailable: %s", e)  # the reason and the fix; no traceback
             note = "reply_not_saved" if words is not None else "store_unavailable"
             history.append({"role": "assistant", "content": escape_text(self.t(note))})
             yield (_public(history), None, ident) + self._picks(shown)
@@ -274,8 +274,8 @@ class ShopWidget:
             return
         try:
             user, sid = self._api_session(session_id, request)
-        except StoreUnavailable:
-            log.exception("API turn without the sessions database")
+        except StoreUnavailable as e:
+            log.error("API turn without the sessions database: %s", e)  # the reason and the fix; no traceback
             yield {"error": self.t("store_unavailable"), "done": True}
             return
         except SessionError as e:
@@ -312,8 +312,8 @@ class ShopWidget:
                 else:
                     continue
                 yield dict(out)
-        except StoreUnavailable:  # the store failed: the turn was not saved (and may not have run)
-            log.exception("API turn: sessions database unavailable")
+        except StoreUnavailable as e:  # the store failed: the turn was not saved (and may not have run)
+            log.error("API turn: sessions database unavailable: %s", e)
             words = "reply_not_saved" if out["text"] else "store_unavailable"
             yield {**out, "session_id": sid, "error": self.t(words), "done": True}
         except SessionError as e:
