@@ -58,7 +58,9 @@ class ThumbnailCache:
         self._cache: OrderedDict[tuple[str, float], str | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many images are cached now (at most `max_entries`)."""
         return len(self._cache)
 
     def data_uri(self, path: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """`daogou serve` in a real browser: Debian's Chromium driven by Playwright against the real server and models.
 
-One server per module (real LLM, demo catalog + two XSS records, mounted under /shop/assistant, embedding allowed
-from a second local port that serves examples/embed.html). Screenshots go to artifacts/screenshots/ (not in git).
+One server per module (real LLM, demo catalog + two XSS records and one with Markdown images and links, mounted
+under /shop/assistant, embedding allowed from a second local port that serves examples/embed.html). Screenshots go
+to artifacts/screenshots/ (not in git).
 """
 
 from __future__ import annotations
@@ -66,12 +67,38 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def widget_home(demo_home, tmp_path_factory) -> Path:
-    """A copy of the demo home with two XSS records ingested by the real CLI."""
+def beacon():
+    """A local HTTP server that records every request: a catalog title links to it, and nothing may fetch it."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", hits
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def widget_home(demo_home, tmp_path_factory, beacon) -> Path:
+    """A copy of the demo home with three XSS / Markdown records ingested by the real CLI."""
     home = tmp_path_factory.mktemp("widget") / "home"
     shutil.copytree(demo_home, home)
     xss = home.parent / "xss.jsonl"
-    xss.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in XSS) + "\n", encoding="utf-8")
+    markdown = {"id": "X9003", "title": f"![pixel]({beacon[0]}/pixel.png) 绿色测试帽子 [点我]({beacon[0]}/link)",
+                "price": 29, "category": "服装", "brand": "Safe", "attributes": {"颜色": "绿色"}, "stock": 2,
+                "description": f"![x]({beacon[0]}/desc.png)"}
+    xss.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [*XSS, markdown]) + "\n", encoding="utf-8")
     r = _run(["ingest", str(xss)], _env(home))
     assert r.returncode == 0, r.stderr[-3000:]
     return home
@@ -240,6 +267,22 @@ def test_xss_in_catalog_records_is_inert_text(browser, widget):
     assert page.evaluate("document.querySelectorAll('#dg-chat img[src=\"x\"], #dg-chat script').length") == 0
     assert page.evaluate("typeof window.__dgxss") == "undefined"
     assert dialogs == []
+    ctx.close()
+
+
+def test_markdown_in_catalog_text_and_messages_fetches_nothing_and_links_nowhere(browser, widget, beacon):
+    url, hits = beacon
+    ctx, page = _open(browser, widget)
+    _send(page, f"介绍一下 X9003 ![me]({url}/typed.png) [x]({url}/typed-link)")
+    _wait_cards(page)
+    _wait_idle(page)
+    chat = page.locator("#dg-chat")
+    assert "![pixel](" in chat.inner_text() and "[点我](" in chat.inner_text()  # shown as the text it is
+    assert page.evaluate(f"document.querySelectorAll('#dg-chat img[src^=\"{url}\"], #dg-chat a[href^=\"{url}\"]')"
+                         ".length") == 0
+    page.reload()  # the stored history comes back the same way
+    page.get_by_text("绿色测试帽子").first.wait_for(timeout=60_000)
+    assert hits == [], f"the browser fetched {hits}"
     ctx.close()
 
 

@@ -59,6 +59,15 @@ def test_thumbnail_is_an_inline_jpeg_and_bad_paths_give_none(tmp_path):
     assert re.search(r'<img src="data:image/jpeg;base64,[A-Za-z0-9+/=]+" alt="&lt;img', out)
 
 
+def test_a_fresh_thumbnail_cache_inlines_images_and_stays_bounded(tmp_path):
+    thumbs = ThumbnailCache(max_bytes=10_000_000, max_pixels=40_000_000, side=16, max_entries=3)
+    first = card_html({**CARD, "image": str(_png(tmp_path / "first.png"))}, "zh", thumbs)  # empty cache
+    assert "data:image/jpeg;base64," in first
+    for i in range(10):
+        thumbs.data_uri(str(_png(tmp_path / f"p{i}.png", (20 + i, 20))))
+    assert thumbs.size == 3
+
+
 @pytest.fixture
 def ui_settings(tmp_path) -> Settings:
     return Settings(home=tmp_path / "home", ui_max_upload_bytes=2000)
