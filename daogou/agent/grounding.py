@@ -37,9 +37,11 @@ _CUR_NUM = re.compile(
 _ID = re.compile(r"(?<![A-Za-z0-9_\-.$¥￥€£])([A-Za-z][A-Za-z0-9]*[-_]?\d[A-Za-z0-9_\-]*|\d{8,})(?![A-Za-z0-9_\-])")
 # the prompt's own words coming back out, or the model describing the conversation instead of speaking in it
 _LEAK = re.compile(
-    r"(the shopper|shopper'?s|the user\b|the customer (said|says|wants|asked)|product data|data only|conditions:|"
+    r"(the shopper|shopper'?s|^\s*shopper\s*:|^\s*products?\s*:|the user\b|the customer (said|says|wants|asked)|"
+    r"product data|data only|conditions:|"
     r"situation:|\binstructions?\b|as an ai|language model|recommend .{0,60} to (the|this) (user|customer|shopper)|"
-    r"顾客说|顾客的|用户说|商品数据|数据中|仅供参考的数据|条件：|指令|作为(一个)?(ai|人工智能|语言模型)|推荐给顾客|向顾客推荐)",
+    r"顾客说|顾客的|^\s*顾客[:：]|用户说|商品数据|商品资料|数据中|仅供参考的数据|条件：|指令|作为(一个)?(ai|人工智能|语言模型)|"
+    r"推荐给顾客|向顾客推荐|\|\s*[$¥￥€£]?\d)",
     re.I)
 _ATTR_VALUE = re.compile(r"([\u4e00-\u9fffA-Za-z ]{1,12}?)\s*(?:[:：]|是|为|\bis\b)\s*([^，,。.;；!！?？\s]{1,16})")
 _MATERIAL_KEYS = ("材质", "面料", "材料", "material", "fabric")
@@ -66,6 +68,8 @@ class Facts:
     attributes: dict[str, set[str]] = field(default_factory=dict)  # lower-case key -> values (this turn)
     catalog_words: list[str] = field(default_factory=list)  # titles, brands, values: quotable in any language
     lang: str = ""  # the shopper's language ("zh"/"en"); "" = not checked
+    # each product shown this turn: (its names, its attribute values, its prices)
+    shown: list[tuple[list[str], set[str], set[float]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, products: Iterable[dict], *, this_turn: Iterable[dict] = (), user_texts: Iterable[str] = ()
@@ -86,6 +90,10 @@ class Facts:
             for k, v in attrs.items():
                 f.attributes.setdefault(str(k).strip().lower(), set()).add(str(v).strip().lower())
                 f.catalog_words += [str(k), str(v)]
+            names = [h.strip().lower() for h in str(p.get("title", "")).split(" / ") if len(h.strip()) >= 4]
+            prices = {round(float(p[k]), 2) for k in ("price", "price_max") if p.get(k) is not None}
+            f.shown.append((names, {str(v).strip().lower() for v in attrs.values() if len(str(v).strip()) >= 2},
+                            prices))
         for t in user_texts:
             f.user_numbers.update(float(x.replace(",", "")) for x in re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", t))
             f.user_colors.update(colors_in_text(t))
@@ -128,6 +136,7 @@ def check_sentence(sentence: str, facts: Facts) -> list[str]:
         if facts.titles and not any(q.strip() in t or t in q for t in facts.titles):
             problems.append(f"quoted name {q!r} is not a catalog title")
     problems += _leaks(sentence) + _wrong_values(sentence, facts) + _echo(sentence, facts) + _language(sentence, facts)
+    problems += _crossed(sentence, facts)
     if "\ufffd" in sentence:
         problems.append("a broken character")
     return problems
@@ -157,6 +166,28 @@ def _wrong_values(sentence: str, facts: Facts) -> list[str]:
             if key in _MATERIAL_KEYS and colors_in_text(value) or not re.fullmatch(r"[\d.]+", value):
                 problems.append(f"{key} is not {value!r} for the products shown ({', '.join(sorted(values))[:60]})")
     return problems
+
+
+def _crossed(sentence: str, facts: Facts) -> list[str]:
+    """A sentence about one product shown that gives it another product's value or price ("the knife set has a
+    power of 1500 W", where 1500 W is the kettle's)."""
+    low = sentence.lower()
+    named = [i for i, (names, _, _) in enumerate(facts.shown) if any(n in low or n[:12] in low for n in names)]
+    if len(named) != 1:
+        return []
+    _, own_values, own_prices = facts.shown[named[0]]
+    own_text = " ".join(facts.shown[named[0]][0])
+    said_prices = {round(float((next(g for g in m.groups() if g)).replace(",", "")), 2)
+                   for m in _CUR_NUM.finditer(sentence)}
+    for i, (_, values, prices) in enumerate(facts.shown):
+        if i == named[0]:
+            continue
+        for v in values - own_values:
+            if v in low and v not in own_text and not any(v in o or o in v for o in own_values):
+                return [f"gives {facts.shown[named[0]][0][0]!r} the value {v!r} of another product"]
+        if (said_prices & prices) - own_prices:
+            return [f"gives {facts.shown[named[0]][0][0]!r} the price of another product"]
+    return []
 
 
 def _echo(sentence: str, facts: Facts) -> list[str]:

@@ -97,6 +97,7 @@ _ELLIPSIS = re.compile(r"^\s*(那|那么|还有)?.{2,40}(呢|怎么样)[?？]?\s
 _CHEAPEST = re.compile(r"(最便宜|最实惠|价格最低|最低价|cheapest|least expensive|lowest[- ]priced?)", re.I)
 _SELL = re.compile(r"(有没有|有卖|卖不卖|有.{1,12}[吗么]|do you (have|sell|carry|stock)|have you got|is there|"
                    r"are there|any .{1,30}\?)", re.I)
+_PRICIER_Q = re.compile(r"(更贵|贵一些|贵点|more expensive|pricier|dearer|costs? more)", re.I)
 _DEAREST = re.compile(r"(最贵|价格最高|most expensive|priciest|dearest|highest[- ]priced?)", re.I)
 # a need, an occasion or a person to shop for, rather than a kind of product ("gift for my mom who loves cooking")
 _NEED = re.compile(r"(礼物|送给|送人|送礼|生日|纪念日|过节|节日|喜欢|爱好|热爱|爱(做|喝|吃|玩|看|运动)|需要.{0,10}(用|的)|用来|"
@@ -307,9 +308,12 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         if found:
             refs = r.refs = found[:1]
             names_product = False
-    if not refs and len(state.shown) >= 2 and (_CHEAPEST.search(text) or _DEAREST.search(text)) \
+    superlative = _CHEAPEST.search(text) or _DEAREST.search(text)
+    comparative = _WHICH.search(text) and (_CHEAPER.search(text) or _PRICIER_Q.search(text))
+    if not refs and len(state.shown) >= 2 and (superlative or comparative) \
             and (_WHICH.search(text) or not names_product) and not has_constraints:
-        r.which = "cheapest" if _CHEAPEST.search(text) else "dearest"  # "哪个最便宜": of the products on screen
+        # "哪个最便宜", "which one is cheaper?": of the products on screen
+        r.which = "cheapest" if (_CHEAPEST.search(text) or _CHEAPER.search(text)) else "dearest"
         refs = r.refs = state.shown[:10]
         names_product = False
     if not refs and len(state.shown) >= 2 and _WHICH.search(text) and not _HAVE.search(text):
@@ -667,7 +671,7 @@ def combine(rules: Reading, model: ModelReading | None, text: str, state: Dialog
         said += f": the words ask for {rules.intent}"
     if r.intent == "search" and not r.missing and (r.need or not r.kinds):
         sold = [k for k in model.kinds if _sold_kind(k, index)]
-        if sold and (r.need or not rules.kinds):
+        if sold and not r.kinds:  # only where the words and the needs table gave no kind of this catalog
             r.kinds = list(dict.fromkeys(sold + r.kinds))[:6]
             said += f"; kinds {sold}"
     r.notes.append(said)

@@ -7,6 +7,7 @@ nothing matched, the answer the catalog gives), and the facts block the model ma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -114,6 +115,9 @@ def _label(name: str, lang: str) -> str:
 def _answer_line(ans: AnswerResult, lang: str) -> str:
     if not ans.found:
         return render("messages", "answer_missing", lang=lang, title=ans.card.title)
+    if ans.verdict is not None and ans.note:  # a yes/no question: the verdict and the value it rests on
+        note = re.sub(r"^(yes|no|是|否)[\s,，:：]*", "", ans.note, flags=re.I).strip() or ans.note
+        return render("messages", "answer_verdict", lang=lang, title=ans.card.title, ok=ans.verdict, note=note)
     sep = "，" if lang == "zh" else ", "
     colon = "：" if lang == "zh" else ": "
     facts = sep.join((f.value if f.source in ("description", "title", "tags") else f"{_label(f.field, lang)}{colon}"

@@ -261,7 +261,25 @@ def write_copy(index: CatalogIndex, product_id: str, *, style: str = "简洁", l
     products = index.store.get_products(known)
     if not products:
         raise unknown_ids_error(unknown or known, index.ids)
-    return copy_for_product(products[0], style=style, language=language, generate=generate, prompt_key=prompt_key)
+    product = without_boilerplate(products[0], index)
+    return copy_for_product(product, style=style, language=language, generate=generate, prompt_key=prompt_key)
+
+
+BOILERPLATE_SHARE = 0.9  # a sentence whose words another product's text holds this share of ...
+BOILERPLATE_PRODUCTS = 3  # ... in this many products is the shop's boilerplate, not this product's
+
+
+def without_boilerplate(p: Product, index: CatalogIndex) -> Product:
+    """The product with the description sentences the shop writes on many products removed ("All orders ship
+    within 2 business days."): copy should sell this product, not repeat the shop's small print."""
+    sentences = _sentences(p.description)
+    if len(index) < BOILERPLATE_PRODUCTS or not sentences:
+        return p
+    kept = [s for s in sentences if len(s.strip()) < 12
+            or int((index.lexical_scores(s) >= BOILERPLATE_SHARE).sum()) < BOILERPLATE_PRODUCTS]
+    if len(kept) == len(sentences):
+        return p
+    return p.model_copy(update={"description": "".join(kept).strip()})
 
 
 def copy_for_product(p: Product, *, style: str = "简洁", language: str = "zh", generate: Callable[[str], str],

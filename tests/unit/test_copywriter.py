@@ -155,3 +155,17 @@ def test_repeated_clauses_are_dropped_from_the_description():
     assert drop_repeats("显瘦，复古，复古。线条、撞色、复古") == "显瘦，复古，线条、撞色、"
     assert drop_repeats("第一句。第二句。") == "第一句。第二句。"
     assert drop_repeats("A tee. Wear it daily.") == "A tee. Wear it daily."
+
+
+def test_the_shops_boilerplate_is_not_sold_as_copy(fake_store, settings, tmp_path):
+    from daogou.tools.copywriter import without_boilerplate
+    from tests.fakes.catalog import SHOP_ROWS, load_catalog
+
+    small_print = " All orders ship within 2 business days. Backed by our 30-day hassle-free return policy."
+    rows = [dict(r, description=f"{r['title']} in {r.get('brand', '')}.{small_print}") for r in SHOP_ROWS]
+    index = load_catalog(fake_store, settings, tmp_path, rows)
+    p = index.store.get_products(["D1"])[0]
+    clean = without_boilerplate(p, index)
+    assert "ship within" not in clean.description and "return policy" not in clean.description
+    assert clean.description.startswith("红色碎花连衣裙")  # the product's own sentence stays
+    assert without_boilerplate(clean, index).description == clean.description

@@ -91,3 +91,15 @@ def test_echo_broken_characters_and_language():
     assert any("broken" in p for p in check_sentence("材质: \ufffd", sku_facts()))
     assert any("English" in p for p in check_sentence("这张桌子很适合客厅使用。", sku_facts(lang="en")))
     assert check_sentence("The 美的60升电热水器 suits a family of four.", sku_facts(lang="en")) == []
+
+
+def test_another_products_value_or_price_is_caught():
+    items = [{"id": "K1", "title": "KettlePro Electric Kettle 1.7L", "price": 39.99, "attributes": {"power": "1500 W"}},
+             {"id": "K2", "title": "ChefNova 8-Piece Knife Set with Block", "price": 59.95,
+              "attributes": {"material": "German steel"}}]
+    f = Facts.build(items, this_turn=items)
+    assert any("another product" in p for p in check_sentence(
+        "The ChefNova 8-Piece Knife Set with Block has a power of 1500 W.", f))
+    assert any("price of another" in p for p in check_sentence("The ChefNova 8-Piece Knife Set is $39.99.", f))
+    assert check_sentence("The ChefNova 8-Piece Knife Set is German steel, $59.95.", f) == []
+    assert check_sentence("The kettle is $39.99 and the knife set $59.95.", f) == []  # two products, each its own
