@@ -37,7 +37,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from daogou.llm.transformers_engine import ChatLLM, GenerationError, GenerationStats
+from daogou.llm.generation import ChatLLM, GenerationError, GenerationStats
 from daogou.prompts import load_prompts, render
 
 __all__ = ["RESPOND", "TOOL_CALL_PREFIX", "LocalChatModel", "allowed_tools", "compact_schema", "decision_schema",
@@ -216,11 +216,11 @@ def to_chat_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 class LocalChatModel(BaseChatModel):
     """The bundled local LLM (or any transformers chat model folder) as a LangChain chat model.
 
-    Setup: nothing beyond `pip install -e .`; the bundled Qwen2.5-Coder-0.5B-Instruct is converted on first use.
+    Setup: nothing beyond `pip install -e .`; the bundled Qwen2.5-Coder-0.5B-Instruct runs on llama.cpp.
 
     Key init args:
-        llm: a loaded `LocalLLM` (or anything with its `stream` / `generate_json`); None -> loaded on first use
-            from `model_path` with `threads`.
+        llm: a loaded engine (`LlamaEngine`, `LocalLLM`, `OpenAIWriter`: anything with `stream` /
+            `generate_json`); None -> loaded on first use from `model_path` (see `load`).
         max_tokens: tokens per text reply. decision_max_tokens: tokens per tool decision.
         temperature: 0 = greedy. lang: language of the tool guide ("zh" or "en"). few_shot: add examples.
 
@@ -234,8 +234,8 @@ class LocalChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    llm: Any = Field(default=None, exclude=True)  # ChatLLM; None -> LocalLLM(model_path, threads) on first use
-    model_path: str | None = None  # transformers model folder; None -> the bundled bf16 copy
+    llm: Any = Field(default=None, exclude=True)  # ChatLLM; None -> loaded on first use (see load)
+    model_path: str | None = None  # a .gguf file or a transformers model folder; None -> the configured engine
     model_name: str = "qwen2.5-coder-0.5b-instruct"  # for traces
     threads: int = 2  # torch threads when this model loads the LLM itself
     temperature: float = 0.0  # 0 = greedy
@@ -260,12 +260,28 @@ class LocalChatModel(BaseChatModel):
                 "max_tokens": self.max_tokens}
 
     def load(self) -> ChatLLM:
-        """The underlying LLM, loading it now if it was not given (a few seconds; conversion once ~75 s)."""
+        """The underlying LLM, loading it now if it was not given.
+
+        A transformers folder as `model_path` loads the transformers reference (`LocalLLM`, `threads` torch
+        threads); a .gguf file, or nothing (the engine DAOGOU_LLM* settings choose), the shared llama.cpp engine.
+        """
         with self._load_lock:
             if self.llm is None:
-                from daogou.llm.transformers_engine import LocalLLM
+                from daogou.settings import Settings
 
-                self.llm = LocalLLM(Path(self.model_path) if self.model_path else None, threads=self.threads)
+                path = Path(self.model_path) if self.model_path else None
+                if path is not None and path.is_dir():
+                    from daogou.llm.transformers_engine import LocalLLM
+
+                    self.llm = LocalLLM(path, threads=self.threads)
+                else:
+                    from daogou.llm.backends import make_writer
+
+                    settings = Settings.from_env()
+                    self.llm = make_writer(settings.with_(llm="llama", llm_path=path) if path else settings)
+                    if self.llm is None:
+                        raise ValueError("DAOGOU_LLM=none: LocalChatModel has no model to load; set DAOGOU_LLM or "
+                                         "pass llm=...")
             return self.llm
 
     def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], *,

@@ -1,13 +1,16 @@
-"""The local chat LLM: a transformers causal LM with a prefix KV cache, token streaming and JSON-constrained decoding.
+"""The transformers reference backend: a causal LM with a prefix KV cache, streaming and JSON-constrained decoding.
 
-`LocalLLM` owns one model and one tokenizer. Every turn of a chat re-renders the whole conversation, and that
-rendering starts with the same long prefix (system prompt + tool schemas); prefilling it costs seconds on a
-small CPU, so the KV cache of recently seen token sequences is kept and the longest common prefix is reused,
-leaving only the new suffix to prefill. Prompts are prefilled in aligned chunks and only whole chunks are
-reused, so greedy decoding with and without that cache computes the same numbers and gives the same tokens.
+Selected with `DAOGOU_LLM=transformers` (the default engine is llama.cpp, `daogou.llm.llama_engine`); training
+(`daogou tune copy`) and the parity tests use it as the reference. `LocalLLM` owns one model and one
+tokenizer. Every turn of a chat re-renders the whole conversation, and that rendering starts with the same
+long prefix (system prompt + tool schemas); prefilling it costs seconds on a small CPU, so the KV cache of
+recently seen token sequences is kept and the longest common prefix is reused, leaving only the new suffix
+to prefill. Prompts are prefilled in aligned chunks and only whole chunks are reused, so greedy decoding
+with and without that cache computes the same numbers and gives the same tokens.
 
 `generate_json` constrains decoding to a JSON schema with xgrammar, so its result always parses and matches.
-One generation runs at a time per model (a lock); the CPU has too few cores for more to help.
+One generation runs at a time per model (a lock); the CPU has too few cores for more to help. The shared
+interface and its records (`ChatLLM`, `GenerationStats`, `GenerationError`) live in `daogou.llm.generation`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+from daogou.llm.generation import ChatLLM, GenerationError, GenerationStats
 
 if TYPE_CHECKING:
     from daogou.settings import Settings
@@ -35,56 +40,6 @@ __all__ = ["DTYPES", "ChatLLM", "GenerationError", "GenerationStats", "LocalLLM"
 log = logging.getLogger(__name__)
 
 DTYPES = ("bfloat16", "float32", "int8")  # int8: fp32 weights + torch dynamic int8 quantization of Linear layers
-
-
-class GenerationError(RuntimeError):
-    """The model could not produce what was asked (e.g. the JSON did not finish within the token budget)."""
-
-
-@dataclass
-class GenerationStats:
-    """Timing of one generation call; `LocalLLM.last_stats` holds the last one."""
-
-    prompt_tokens: int = 0  # tokens of the rendered prompt
-    cached_tokens: int = 0  # of those, reused from the prefix KV cache
-    prefill_tokens: int = 0  # of those, run through the model (prompt_tokens - cached_tokens)
-    decode_tokens: int = 0  # tokens generated
-    prefill_s: float = 0.0  # seconds spent prefilling
-    ttft_s: float = 0.0  # seconds from the call to the first generated token
-    decode_s: float = 0.0  # seconds from the first to the last generated token
-    total_s: float = 0.0  # seconds for the whole call
-
-    @property
-    def prefill_tok_s(self) -> float:
-        """Prefill speed in tokens per second (0 when nothing was prefilled)."""
-        return self.prefill_tokens / self.prefill_s if self.prefill_s > 0 else 0.0
-
-    @property
-    def decode_tok_s(self) -> float:
-        """Decode speed in tokens per second, after the first token."""
-        return (self.decode_tokens - 1) / self.decode_s if self.decode_s > 0 and self.decode_tokens > 1 else 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        """The figures as a flat dict (for logs and `timings_ms`)."""
-        return {**self.__dict__, "prefill_tok_s": self.prefill_tok_s, "decode_tok_s": self.decode_tok_s}
-
-
-class ChatLLM(Protocol):
-    """What the chat model needs from an LLM (LocalLLM, or a scripted fake in tests)."""
-
-    last_stats: GenerationStats | None
-
-    def stream(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
-               max_new_tokens: int = 160, temperature: float = 0.0, stop: list[str] | None = None,
-               stats: GenerationStats | None = None) -> Iterator[str]:
-        """Yield generated text piece by piece; fill `stats` when given."""
-        ...
-
-    def generate_json(self, messages: list[dict[str, Any]], schema: dict[str, Any], *,
-                      tools: list[dict[str, Any]] | None = None, assistant_prefix: str = "",
-                      max_new_tokens: int = 128, stats: GenerationStats | None = None) -> Any:
-        """Return one JSON value that matches `schema`; fill `stats` when given."""
-        ...
 
 
 @dataclass
