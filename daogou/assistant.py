@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from daogou.agent.agent import Agent, ReplyWriter
@@ -33,32 +32,10 @@ def ensure_catalog(settings: Settings, store: ProductStore) -> None:
 
 
 def make_writer(settings: Settings) -> ReplyWriter | None:
-    """The model that writes the words: the local LLM, an OpenAI-compatible server, or none (fixed sentences)."""
-    if settings.llm == "none":
-        return None
-    if settings.llm == "openai":
-        from daogou.llm.backends import make_chat_model
+    """The model that writes the words: the embedded llama.cpp engine by default (see daogou/llm/backends.py)."""
+    from daogou.llm.backends import make_writer as writer_for
 
-        if not settings.llm_base_url:
-            raise ValueError("DAOGOU_LLM=openai needs DAOGOU_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
-        return ChatModelWriter(make_chat_model("openai", base_url=settings.llm_base_url, model=settings.llm_model))
-    from daogou.llm.transformers_engine import LocalLLM
-
-    return LocalLLM(settings.llm_path, threads=settings.threads, settings=settings)
-
-
-class ChatModelWriter:
-    """A LangChain chat model (e.g. ChatOpenAI against vLLM / llama.cpp server / Ollama) as a token stream."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def stream(self, messages: list[dict[str, str]], *, max_new_tokens: int = 160) -> Iterator[str]:
-        """Tokens of the model's reply to `messages`."""
-        for chunk in self.model.bind(max_tokens=max_new_tokens).stream(
-                [(m["role"], m["content"]) for m in messages]):
-            if chunk.content:
-                yield str(chunk.content)
+    return writer_for(settings)
 
 
 def build_agent(settings: Settings, *, demo_if_empty: bool = True) -> Agent:
@@ -85,13 +62,11 @@ def make_reader(settings: Settings, writer: ReplyWriter | None, index: CatalogIn
 
 
 def make_copy_writer(settings: Settings) -> ReplyWriter | None:
-    """The LoRA-tuned copy model (`DAOGOU_COPY_ADAPTER`, from `daogou tune copy`), or None: the reply model writes copy.
+    """The LoRA-tuned copy writer (`DAOGOU_COPY_ADAPTER`, from `daogou tune copy`), or None: the reply model writes.
 
-    The adapter is merged into its own copy of the local model (~1 GB more memory for the bundled 0.5B), so the
-    chat's advice and the tool decisions keep the untuned weights.
+    On the default llama.cpp engine the adapter is loaded into the same engine and applied to copy requests only,
+    so the chat's advice and the tool decisions keep the untuned weights and no second model is loaded.
     """
-    if settings.copy_adapter is None or settings.llm != "local":
-        return None
-    from daogou.llm.transformers_engine import LocalLLM
+    from daogou.llm.backends import make_copy_writer as copy_writer_for
 
-    return LocalLLM(settings.llm_path, threads=settings.threads, settings=settings, adapter=settings.copy_adapter)
+    return copy_writer_for(settings)

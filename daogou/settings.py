@@ -12,9 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["FUSIONS", "Settings", "normalize_chroma_url"]
+__all__ = ["FUSIONS", "LLM_BACKENDS", "LLM_SIZES", "Settings", "normalize_chroma_url"]
 
 FUSIONS = ("early", "mid", "late")  # text + image strategies, see daogou/tools/fusion.py
+# chat engines (daogou/llm/backends.py): embedded llama.cpp (default), the transformers reference, an
+# OpenAI-compatible server, or none (fixed sentences only)
+LLM_BACKENDS = ("llama", "transformers", "openai", "none")
+LLM_ALIASES = {"local": "llama", "llama.cpp": "llama", "llamacpp": "llama"}  # "local" was the in-process default
+LLM_SIZES = ("0.5b", "1.5b")  # bundled models (daogou/llm/provision.py); 1.5b needs the llm-1-5b extra
 
 
 def _default_home() -> Path:
@@ -44,10 +49,19 @@ class Settings:
     image_roots: tuple[Path, ...] = ()
     search_k: int = 10  # default number of results
     threads: int = 2  # torch threads
-    llm: str = "local"  # "local" (bundled/transformers model), "openai" (OpenAI-compatible server) or "none"
-    llm_path: Path | None = None  # a transformers model folder; None -> the bundled Qwen2.5-0.5B bf16 copy
+    llm: str = "llama"  # chat engine, one of LLM_BACKENDS (DAOGOU_LLM)
+    llm_size: str = "0.5b"  # bundled model, one of LLM_SIZES (DAOGOU_LLM_SIZE)
+    # DAOGOU_LLM_PATH: a .gguf file for llm="llama", a transformers folder for llm="transformers"; None -> bundled
+    llm_path: Path | None = None
+    llm_threads: int | None = None  # llama.cpp threads; None -> the cores this process may run on
+    # concurrent replies the llama.cpp engine decodes together; more wait in its queue. 1 measured best on 2 cores
+    # (bench/llm_bench.py --concurrency): a second slot splits the same cores and slows the first reply.
+    llm_slots: int = 1
+    llm_ctx: int = 4096  # context (prompt + reply tokens) per slot
     llm_base_url: str | None = None  # OpenAI-compatible server (vLLM, llama.cpp server, Ollama) when llm="openai"
     llm_model: str = "qwen2.5"  # model name sent to that server
+    llm_api_key: str | None = None  # that server's key (DAOGOU_LLM_API_KEY); None -> no Authorization header
+    llm_timeout: float = 60.0  # seconds a request to that server may take before it is given up
     copy_adapter: Path | None = None  # LoRA adapter of `daogou tune copy` for product copy (DAOGOU_COPY_ADAPTER)
     shop_name: str = "本店"  # how the assistant names the shop
     # How text and image are combined in search and "like this one": early, mid or late (daogou/tools/fusion.py).
@@ -97,10 +111,19 @@ class Settings:
             values["chroma_url"] = url
         if env.get("DAOGOU_BATCH_SIZE"):
             values["batch_size"] = _int_env("DAOGOU_BATCH_SIZE", env["DAOGOU_BATCH_SIZE"])
-        for key, var in (("llm", "DAOGOU_LLM"), ("llm_base_url", "DAOGOU_LLM_BASE_URL"),
-                         ("llm_model", "DAOGOU_LLM_MODEL"), ("shop_name", "DAOGOU_SHOP_NAME")):
+        for key, var in (("llm_base_url", "DAOGOU_LLM_BASE_URL"), ("llm_model", "DAOGOU_LLM_MODEL"),
+                         ("llm_api_key", "DAOGOU_LLM_API_KEY"), ("shop_name", "DAOGOU_SHOP_NAME")):
             if env.get(var):
                 values[key] = env[var]
+        for key, var in (("llm", "DAOGOU_LLM"), ("llm_size", "DAOGOU_LLM_SIZE")):
+            if env.get(var):
+                values[key] = env[var].strip().lower()
+        for key, var in (("llm_threads", "DAOGOU_LLM_THREADS"), ("llm_slots", "DAOGOU_LLM_SLOTS"),
+                         ("llm_ctx", "DAOGOU_LLM_CTX")):
+            if env.get(var):
+                values[key] = _int_env(var, env[var])
+        if env.get("DAOGOU_LLM_TIMEOUT"):
+            values["llm_timeout"] = _float_env("DAOGOU_LLM_TIMEOUT", env["DAOGOU_LLM_TIMEOUT"])
         if env.get("DAOGOU_MODELS"):
             values["models_path"] = Path(env["DAOGOU_MODELS"])
         if env.get("DAOGOU_LLM_PATH"):
@@ -129,8 +152,7 @@ class Settings:
                 raise ValueError(f"currency {values['currency']!r} (--currency / DAOGOU_CURRENCY) is not a 3-letter "
                                  "ISO code; use one such as USD, EUR or CNY")
             values["currency"] = code
-        if values.get("llm", "local") not in ("local", "openai", "none"):
-            raise ValueError(f"DAOGOU_LLM={values['llm']!r} is not one of local, openai, none")
+        values.update(_check_llm(values))
         if values.get("reader", "model") not in ("rules", "model"):
             raise ValueError(f"DAOGOU_READER={values['reader']!r} is not one of model, rules")
         if values.get("fusion", "mid") not in FUSIONS:
@@ -220,6 +242,27 @@ def _chroma_url_env(env: os._Environ[str] | dict[str, str]) -> str | None:
         raise ValueError(f"DAOGOU_CHROMA_URL={url!r} and DAOGOU_CHROMA_HOST/PORT ({mapped}) name different "
                          "servers; unset DAOGOU_CHROMA_HOST and DAOGOU_CHROMA_PORT")
     return url or mapped
+
+
+def _check_llm(values: dict[str, object]) -> dict[str, object]:
+    """The chat-engine settings checked (old names mapped), each bad value named with the valid ones."""
+    out: dict[str, object] = {}
+    llm = str(values.get("llm", "llama"))
+    out["llm"] = LLM_ALIASES.get(llm, llm)
+    if out["llm"] not in LLM_BACKENDS:
+        raise ValueError(f"DAOGOU_LLM={llm!r} is not one of {', '.join(LLM_BACKENDS)} (llama: the embedded "
+                         "llama.cpp engine, the default); set one of them or unset it")
+    size = str(values.get("llm_size", "0.5b"))
+    if size not in LLM_SIZES:
+        raise ValueError(f"DAOGOU_LLM_SIZE={size!r} is not one of {', '.join(LLM_SIZES)}; set one of them or unset it")
+    for key, var, low in (("llm_threads", "DAOGOU_LLM_THREADS", 1), ("llm_slots", "DAOGOU_LLM_SLOTS", 1),
+                          ("llm_ctx", "DAOGOU_LLM_CTX", 256)):
+        value = values.get(key)
+        if value is not None and int(value) < low:  # type: ignore[call-overload]
+            raise ValueError(f"{var}={value} must be at least {low}; raise it or unset it")
+    if float(values.get("llm_timeout", 60.0)) <= 0:  # type: ignore[arg-type]
+        raise ValueError(f"DAOGOU_LLM_TIMEOUT={values['llm_timeout']} must be a positive number of seconds")
+    return out
 
 
 def _int_env(name: str, raw: str) -> int:

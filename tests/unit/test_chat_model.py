@@ -460,8 +460,10 @@ def test_make_chat_model_local_is_lazy_and_openai_needs_a_base_url():
         make_chat_model("gpt")
     with pytest.raises(ValueError, match="takes no base_url"):
         make_chat_model("local", base_url="http://127.0.0.1:8000/v1")
-    remote = make_chat_model("openai", base_url="http://127.0.0.1:8000/v1", model="qwen2.5")
-    assert remote.model_name == "qwen2.5" and str(remote.openai_api_base) == "http://127.0.0.1:8000/v1"
+    remote = make_chat_model("openai", base_url="http://127.0.0.1:8000/v1", model="qwen2.5", timeout=5)
+    assert isinstance(remote, LocalChatModel) and remote.model_name == "qwen2.5"
+    assert remote.llm.base_url == "http://127.0.0.1:8000/v1" and remote.llm.timeout == 5
+    assert "Authorization" not in remote.llm._client.headers  # no key set: none sent, none made up
 
 
 # ------------------------------------------------------------------------------------------ standard suite
