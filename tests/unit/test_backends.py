@@ -169,3 +169,16 @@ def test_a_bad_base_url_or_timeout_is_refused() -> None:
         OpenAIWriter("llm.test/v1")
     with pytest.raises(ValueError, match="timeout=0 must be a positive"):
         OpenAIWriter("http://llm.test/v1", timeout=0)
+
+
+# ---------------------------------------------------------------------------------- the llama.cpp server face
+def test_the_server_refuses_a_public_bind_without_a_key(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from daogou.llm import server
+
+    monkeypatch.delenv("DAOGOU_LLM_SERVER_KEY", raising=False)
+    with pytest.raises(SystemExit):
+        server.main(["--host", "0.0.0.0", "--port", "8080"])
+    assert "--host 0.0.0.0 is not a loopback address: set --api-key" in capsys.readouterr().err
+    assert server._loopback("127.0.0.1") and server._loopback("::1") and server._loopback("localhost")
+    assert not server._loopback("0.0.0.0") and not server._loopback("shop.example")
