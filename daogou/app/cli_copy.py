@@ -66,16 +66,24 @@ def eval_copy(
 ) -> None:
     """ROUGE-1/2/L and BLEU-4 of the copywriter's text against reference copy (characters; ROUGE on jieba words too)."""
     from daogou.evals.copy_eval import evaluate_copy, format_copy_report
-    from daogou.llm.transformers_engine import LocalLLM
+    from daogou.llm.backends import make_copy_writer, make_writer
+    from daogou.model_files import ModelError
 
     chosen = _records(data, part, heldout, split_seed, limit, seed)
     settings = Settings.from_env()
     adapter = None if no_adapter else (adapter or settings.copy_adapter)
-    try:
-        llm = LocalLLM(settings.llm_path, threads=settings.threads, settings=settings, adapter=adapter)
-    except (OSError, ValueError) as e:
+    if settings.llm == "none":
+        raise _fail("eval copy needs a model, but DAOGOU_LLM=none; unset it (the embedded engine) or choose one")
+    try:  # the engine DAOGOU_LLM chooses; with an adapter, that engine with the adapter applied
+        settings = settings.with_(copy_adapter=adapter)
+        llm = make_copy_writer(settings) if adapter else make_writer(settings)
+    except (OSError, ValueError, ModelError) as e:
         raise _fail(str(e)) from e
-    prompt_key = llm.adapter.prompt_key if llm.adapter else "prompt"
+    if llm is None:
+        raise _fail(f"DAOGOU_LLM={settings.llm} cannot apply a LoRA adapter; run with DAOGOU_LLM=llama (default) or "
+                    "transformers, or pass --no-adapter")
+    info = getattr(llm, "adapter", None) if adapter else None
+    prompt_key = info.prompt_key if info else "prompt"
 
     def generate(prompt: str) -> str:
         return llm.generate([{"role": "user", "content": prompt}], max_new_tokens=max_new_tokens)
@@ -92,7 +100,8 @@ def eval_copy(
                            settings={"data": str(data), "part": part, "heldout": heldout, "split_seed": split_seed,
                                      "limit": limit, "seed": seed, "style": style, "prompt_key": prompt_key,
                                      "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens,
-                                     "threads": settings.threads, "tokens": "characters (CJK) / words (Latin)"})
+                                     "llm": settings.llm, "threads": settings.threads,
+                                     "tokens": "characters (CJK) / words (Latin)"})
     if records:
         records.write_text(json.dumps(report.to_dict(with_records=True), ensure_ascii=False, indent=1),
                            encoding="utf-8")
