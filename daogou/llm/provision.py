@@ -334,11 +334,11 @@ def _convert_gguf(gguf: Path, folder: Path, model: BundledModel = LLM_05B) -> No
     t0 = time.perf_counter()
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
+        lm = AutoModelForCausalLM.from_pretrained(
             gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16, local_files_only=True,
             quantization_config=GgufConfig(dequantize=True),  # transformers 5: dense weights, savable
         )
-        model.save_pretrained(folder)
+        lm.save_pretrained(folder)
         tok.save_pretrained(folder)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError, ImportError) as e:
         raise ModelError(
