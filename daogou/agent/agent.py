@@ -159,7 +159,8 @@ class Agent:
         state.remember(shown, as_list=as_list)
         if call.name in ("search_catalog",) and not outcome.error:
             state.query = call.args.get("query", state.query) or state.query
-            state.kinds = list(reading.kinds) if reading.intent == "search" else state.kinds
+            if reading.intent == "search":
+                state.kinds, state.need = list(reading.kinds), reading.need
             state.filters = reading.filters
             if len(shown) == 1:
                 state.interactions.append((shown[0].id, "viewed"))  # asked for by name and looked at

@@ -52,6 +52,8 @@ def filters_to_args(query: str, f: Filters) -> dict[str, Any]:
             args[key] = values[0] if len(values) == 1 else list(values)
     if f.exclude_brands:
         args["exclude_brands"] = list(f.exclude_brands)
+    if f.exclude_ids:
+        args["exclude_ids"] = list(f.exclude_ids)
     if f.in_stock:
         args["in_stock"] = True
     if f.waterproof:

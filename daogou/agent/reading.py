@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from daogou.agent.kinds import in_some_title, kind_of, sold_as_kind
 from daogou.agent.model_reading import ModelReading
 from daogou.agent.state import DialogueState
 from daogou.ingest.filters import Filters
@@ -97,10 +98,12 @@ _ELLIPSIS = re.compile(r"^\s*(那|那么|还有)?.{2,40}(呢|怎么样)[?？]?\s
 _CHEAPEST = re.compile(r"(最便宜|最实惠|价格最低|最低价|cheapest|least expensive|lowest[- ]priced?)", re.I)
 _SELL = re.compile(r"(有没有|有卖|卖不卖|有.{1,12}[吗么]|do you (have|sell|carry|stock)|have you got|is there|"
                    r"are there|any .{1,30}\?)", re.I)
+_OTHERS = re.compile(r"(别的|其他的?|其它的?|另外的|换一[个款件]|another|\bother\b|\bdifferent\b|\belse\b)", re.I)
 _PRICIER_Q = re.compile(r"(更贵|贵一些|贵点|more expensive|pricier|dearer|costs? more)", re.I)
 _DEAREST = re.compile(r"(最贵|价格最高|most expensive|priciest|dearest|highest[- ]priced?)", re.I)
 # a need, an occasion or a person to shop for, rather than a kind of product ("gift for my mom who loves cooking")
 _NEED = re.compile(r"(礼物|送给|送人|送礼|生日|纪念日|过节|节日|喜欢|爱好|热爱|爱(做|喝|吃|玩|看|运动)|需要.{0,10}(用|的)|用来|"
+                   r"怎么办|有什么办法|有啥办法|怎么解决|太多了|总是|老是|容易|不舒服|难受|"
                    r"给(我)?(妈|爸|老婆|老公|媳妇|女朋友|男朋友|对象|孩子|宝宝|儿子|女儿|朋友|闺蜜|同事|老师|长辈|爷爷|奶奶|"
                    r"父母|爸妈)|适合.{1,8}(用|的)|"
                    r"\bgifts?\b|\bpresents?\b|birthday|anniversary|christmas|valentine|house-?warming|\bloves?\b|"
@@ -290,6 +293,7 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         words = re.sub(re.escape(pid), " ", words, flags=re.I)
     names_product = _names_product(words, vocab)
     refines = any(p.search(text) for p in (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND))
+    pointed = False
 
     has_constraints = not new.is_empty()
     weak_ref = bool(refs) and not (typed or _ORDINAL_ZH.search(text)
@@ -308,6 +312,7 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         if found:
             refs = r.refs = found[:1]
             names_product = False
+            pointed = True  # "What's the yellow one made of?": the colour picks the product, it is not asked
     superlative = _CHEAPEST.search(text) or _DEAREST.search(text)
     comparative = _WHICH.search(text) and (_CHEAPER.search(text) or _PRICIER_Q.search(text))
     if not refs and len(state.shown) >= 2 and (superlative or comparative) \
@@ -324,8 +329,8 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         refs = r.refs = [state.focus]  # "一罐有多少克？", "What about the screen size?": still the same product
 
     priced = new.price_min is not None or new.price_max is not None
-    if not refs and names_product and asks and not priced and not _HAVE.search(text):
-        one = _one_titled(_extra_words(vocab.without_names(words)), index, state)
+    if not refs and names_product and (asks or _QUESTION.search(text)) and not priced and not _HAVE.search(text):
+        one = _one_titled(_kind_words(parsed, r), text, parsed.filters.brands, index, state)
         if one:  # "Is the rain jacket waterproof?": the one product whose title says "rain jacket"
             refs = r.refs = [one]
             r.named, names_product = True, False
@@ -361,7 +366,7 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         r.intent = "refine"
     elif _NEED.search(text) and not refs:
         r.intent = "search"  # a need or a gift: a new search, whatever was searched before
-    elif not refs and not refines and (not state.query or _SELL.search(text)) and _missing_kind(words, index):
+    elif not refs and not refines and (not state.query or _SELL.search(text)) and _missing_kind(words, text, index):
         r.intent = "search"  # "do you sell refrigerators?": a kind the catalog does not hold
     elif _HAVE.search(text) and state.query and not refs and not names_product \
             and _in_catalog(_extra_words(words), vocab):
@@ -379,6 +384,8 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
     else:
         r.intent = "search"
         r.uncertain = not has_constraints and not names_product and (not refs or weak_ref)
+    if r.intent == "search" and typed and refs and _only_reference(_LEAD.sub("", words.strip())):
+        r.intent = "details"  # "帮我看看D0604", "show me SKU-1092": the product the id names
     r.weak_refs = weak_ref and not r.named and not r.which
     if r.intent == "answer" and not r.which and refs and not typed and _only_reference(words):
         r.intent = "details"  # "the second one?", "第二个呢": show it, there is no question to answer
@@ -387,6 +394,8 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         r.question = state.last_question if elliptic else parsed.text
         if r.named and not elliptic:
             r.question = vocab.without_names(parsed.text).strip()  # "grey" of "Grey slim phone" is no question
+        elif pointed:
+            r.question = strip_colors(parsed.text).strip() or parsed.text
         if elliptic:
             r.notes.append("the previous question, about another product")
 
@@ -408,6 +417,8 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         carried = state.filters
         r.cheapest = bool(_CHEAPEST.search(text))
         _read_kinds(r, text, _kind_words(parsed, r), index)
+        if r.need and not r.kinds and state.need:
+            r.kinds = list(state.kinds)  # "她特别喜欢粉色的东西": the same gift, one more wish
         same_need = not state.kinds or not r.kinds or bool(set(r.kinds) & set(state.kinds))
         if r.cheapest:
             r.notes.append("cheapest first; the earlier budget is not carried")
@@ -417,6 +428,9 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
             r.notes.append("budget carried over")
         if carried.in_stock and not new.in_stock:
             new = new.model_copy(update={"in_stock": True})
+        if _OTHERS.search(text) and state.shown and not _OTHER_BRAND.search(text):
+            new = new.model_copy(update={"exclude_ids": tuple(state.shown)})  # "别的降噪耳机": not the ones shown
+            r.notes.append("not the products already shown")
         if carried.exclude_brands:
             new = new.model_copy(update={"exclude_brands": tuple(dict.fromkeys(carried.exclude_brands
                                                                                + new.exclude_brands))})
@@ -448,23 +462,26 @@ def _in_catalog(words: str, vocab: Vocabulary) -> bool:
                for values in vocab.attribute_values.values() for v in values for p in parts)
 
 
-def _one_titled(words: str, index: CatalogIndex, state: DialogueState) -> str | None:
-    """The single product whose title contains every term of `words` ("rain jacket"), if exactly one does
-    among the best lexical matches; products on screen first."""
-    terms = title_terms([words]) & index.vocabulary.title_terms
-    terms = {t for t in terms if " " not in t} or terms
-    if not terms:
+def _one_titled(words: str, text: str, brands: tuple[str, ...], index: CatalogIndex,
+                state: DialogueState) -> str | None:
+    """The one product a question names by its kind (and brand): "Is the rain jacket waterproof?",
+    "富光的保温杯是什么材质的？". Products on screen first; else the best lexical matches, if exactly one fits."""
+    kind = kind_of(words, text, index)
+    if kind is None or not kind.sold:
         return None
+    phrase = kind.sold.lower()
 
-    def fits(title: str) -> bool:
-        return terms <= title_terms([title])
+    def fits(title: str, brand: str) -> bool:
+        t = title.lower()
+        of_kind = phrase in t if _CJK.search(phrase) else title_terms([phrase]) <= title_terms([t])
+        return of_kind and (not brands or brand in brands)
 
-    on_screen = [pid for pid in state.shown if (p := state.catalog_seen.get(pid)) and fits(p.title)]
+    on_screen = [pid for pid in state.shown if (p := state.catalog_seen.get(pid)) and fits(p.title, p.brand)]
     if len(on_screen) == 1:
         return on_screen[0]
-    scores = index.lexical_scores(words)
-    top = [int(i) for i in scores.argsort()[::-1][:8] if scores[int(i)] > 0]
-    hits = [index.ids[i] for i in top if fits(str(index.title_of(i)))]
+    scores = index.lexical_scores(" ".join([*brands, kind.sold]))
+    top = [int(i) for i in scores.argsort()[::-1][:10] if scores[int(i)] > 0]
+    hits = [index.ids[i] for i in top if fits(index.title_of(i), str(index.meta[i].get("brand", "")))]
     return hits[0] if len(hits) == 1 else None
 
 
@@ -488,19 +505,30 @@ def _read_kinds(r: Reading, text: str, words: str, index: CatalogIndex) -> None:
     """What the search is for: kinds of product of this catalog (`r.kinds`), a need (`r.need`), or a kind the
     catalog does not sell (`r.missing`)."""
     vocab = index.vocabulary
-    what = _LEAD.sub("", _TAIL.sub("", _extra_words(words))).strip()
-    head = vocab.kind_phrase(words) if what else None
+    kind = kind_of(words, text, index)
     need = _NEED.search(text)
-    if need and not (head and _before(head, need.start(), text)):
+    if need and not (kind and kind.sold and _before(kind.phrase, need.start(), text)):
         r.need = True  # "a gift for my mom who loves cooking": the kinds that serve it
-        r.kinds = need_kinds(text, vocab) or ([head] if head else [])
+        named = [kind.sold] if kind and kind.sold else [kind.phrase] if kind and in_some_title(kind.phrase, index) \
+            else []
+        r.kinds = named or need_kinds(text, vocab)  # a thing named ("能定位的东西") before the people it is for
         return
-    if head:  # "kites for the kids", "a cutting board for my new flat": the kind named first
-        r.kinds = [head]
-    elif not r.parsed.filters.is_empty() and not _SELL.search(text):
-        return  # only constraints ("我穿42码", "only ones in stock"): nothing to call missing
-    else:
-        r.missing = _missing_kind(words, index)
+    if kind is None:
+        return
+    if kind.sold:  # "60升的电热水器", "kites for the kids": the kind named
+        r.kinds = [kind.sold]
+    elif kind.buying and vocab.product_count:
+        r.missing = kind.phrase  # "有空调卖吗？" where only air-conditioner covers are sold
+
+
+def _missing_kind(words: str, text: str, index: CatalogIndex) -> str:
+    """The kind the words ask to buy when the catalog sells nothing of it ("do you sell refrigerators?"), else ""."""
+    if not index.vocabulary.product_count:
+        return ""  # a catalog that is not known cannot be said to lack anything
+    kind = kind_of(words, text, index)
+    return kind.phrase if kind is not None and not kind.sold and kind.buying and not _WH.search(words) else ""
+
+
 
 
 def need_kinds(text: str, vocab: Vocabulary, limit: int = 6) -> list[str]:
@@ -524,44 +552,6 @@ def _sold(kind: str, vocab: Vocabulary) -> bool:
     """Whether every title term of `kind` is a term of the catalog's titles ("cutting board": both words, paired)."""
     terms = title_terms([kind])
     return bool(terms) and terms <= vocab.title_terms
-
-
-def _missing_kind(words: str, index: CatalogIndex) -> str:
-    """The kind of product the words name when the catalog holds nothing of it ("refrigerators", "手机"), else ""."""
-    vocab = index.vocabulary
-    what = _LEAD.sub("", _TAIL.sub("", _extra_words(strip_colors(words)))).strip()
-    if what and vocab.product_count and vocab.writes_in(what) and not _in_catalog(what, vocab) \
-            and _looks_like_kind(what) and not vocab.kind_phrase(what) and not _WH.search(words) \
-            and not _in_titles(what, index):
-        return _last_noun(what)
-    return ""
-
-
-def _last_noun(words: str) -> str:
-    """The head of a Chinese phrase, its last word ("冬天戴 帽子" -> "帽子"); other text as it is."""
-    if not _CJK.search(words) or len(words) <= 3:
-        return words
-    import jieba
-
-    last = words.split()[-1]  # the filler between words ("的") became a space: the head is in the last chunk
-    tokens = [t for t in jieba.lcut(last) if len(t) >= 2 and _CJK.search(t)]
-    return tokens[-1] if tokens else last
-
-
-def _in_titles(words: str, index: CatalogIndex, top: int = 10) -> bool:
-    """Whether some product among the best lexical matches has `words` in its title ("T恤" in "白色棉T恤")."""
-    low = words.lower()
-    singular = low[:-1] if low.endswith("s") else low
-    scores = index.lexical_scores(words)
-    best = [int(i) for i in scores.argsort()[::-1][:top] if scores[int(i)] > 0]
-    return any(singular in index.title_of(i).lower() for i in best)
-
-
-def _looks_like_kind(words: str) -> bool:
-    """A short noun phrase ("手机", "refrigerators", "gaming laptop"), not a sentence."""
-    cjk = len(_CJK.findall(words))
-    latin = re.findall(r"[A-Za-z]{2,}", words)
-    return (0 < cjk <= 6 and not latin) or (not cjk and 1 <= len(latin) <= 3)
 
 
 def _extra_words(words: str) -> str:
@@ -679,9 +669,8 @@ def combine(rules: Reading, model: ModelReading | None, text: str, state: Dialog
 
 
 def _sold_kind(kind: str, index: CatalogIndex) -> bool:
-    """Whether the catalog sells `kind`: its words are title terms, or some title holds it."""
-    vocab = index.vocabulary
-    return _sold(kind, vocab) or (len(kind) >= 2 and _in_titles(kind, index))
+    """Whether the catalog sells `kind` (the model's kinds are checked like the shopper's words)."""
+    return len(kind) >= 2 and sold_as_kind(kind, index) is not None
 
 
 def _feasible(intent: str, rules: Reading, shown: list[str], state: DialogueState) -> bool:

@@ -30,6 +30,7 @@ class DialogueState(BaseModel):
     lang: str = "zh"
     query: str = ""  # the words of the current product search ("连衣裙")
     kinds: list[str] = Field(default_factory=list)  # the kinds of product that search was for (catalog terms)
+    need: bool = False  # that search was for a need or a gift, not a kind the shopper named
     filters: Filters = Field(default_factory=Filters)  # hard constraints in force (carried over, revised)
     shown: list[str] = Field(default_factory=list)  # ids of the latest list, in display order ("第二个")
     focus: str | None = None  # the product "it"/"这件" refers to

@@ -302,8 +302,10 @@ def _verdict(p: Product, fact: Fact, topic: str, sizes: list[str], colours: list
         norm = v.strip().lower()
         if norm in _YES or norm in _NO:
             yes = norm in _YES
-            return yes, (f"{'是' if yes else '否'}（{fact.field}：{v}）" if zh else
-                         f"{'yes' if yes else 'no'} ({fact.field}: {v})")
+            label = topic_label(topic, lang)  # the shopper's word for it, whatever the catalog's key
+            if zh:
+                return yes, f"{label}：{'是' if yes else '否'}" if label != topic else f"{'是' if yes else '否'}"
+            return yes, f"{label}: {'yes' if yes else 'no'}" if label != topic else f"{'yes' if yes else 'no'}"
     return None, ""
 
 

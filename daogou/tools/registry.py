@@ -60,6 +60,7 @@ class _Filtered(BaseModel):
     brand: _Many = Field(default=None, description="brand, only if said / 品牌")
     size: _Many = Field(default=None, description="size, only if said / 尺码, e.g. M, 42")
     exclude_brands: list[str] | None = Field(default=None, description="brands the shopper does not want / 不要的品牌")
+    exclude_ids: list[str] | None = Field(default=None, description="products not to show again / 不要再推荐的商品")
     in_stock: bool | None = Field(default=None, description="true if the shopper wants it in stock / 只要有货")
     waterproof: bool | None = Field(default=None, description="true if it must be waterproof / 防水")
 
@@ -166,6 +167,8 @@ def filters_from_args(index: CatalogIndex, args: _Filtered) -> Filters:
         values["sizes"] = tuple(dict.fromkeys(s.upper() for s in sizes))
     if args.exclude_brands:
         values["exclude_brands"] = tuple(dict.fromkeys(args.exclude_brands))
+    if args.exclude_ids:
+        values["exclude_ids"] = tuple(dict.fromkeys(args.exclude_ids))
     if args.in_stock:
         values["in_stock"] = True
     if args.waterproof:

@@ -102,6 +102,22 @@ def name_index(products: Iterable[tuple[str, str]]) -> dict[str, tuple[tuple[str
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _script(text: str) -> str:
+    """"cjk" when Chinese characters carry the text (each counting as two Latin letters), else "latin"."""
+    cjk = sum(_is_cjk(ch) for ch in text)
+    latin = sum(len(w) for w in re.findall(r"[A-Za-z]{2,}", text))
+    return "cjk" if 2 * cjk >= latin and cjk else "latin"
+
+
+def _scripts(title: str) -> list[str]:
+    """The scripts a title is written in: each that carries at least 30% of it ("灰色轻薄手机 / Grey slim phone": both;
+    "Beats Fit Pro无线降噪耳机蓝牙入耳式": Chinese only)."""
+    cjk = 2 * sum(_is_cjk(ch) for ch in title)
+    latin = sum(len(w) for w in re.findall(r"[A-Za-z]{2,}", title))
+    total = cjk + latin
+    return [name for name, n in (("cjk", cjk), ("latin", latin)) if total and n / total >= 0.3]
+
+
 def _title_kind(title: str) -> str | None:
     """The kind an English title names: its last one or two words before specs and modifiers
     ("BrewMaster 12-Cup Programmable Coffee Maker" -> "coffee maker", "Wool Beanie" -> "beanie")."""
@@ -144,10 +160,9 @@ class Vocabulary:
         return max(self.currencies.items(), key=lambda kv: (kv[1], kv[0]))[0] if self.currencies else "CNY"
 
     def writes_in(self, text: str) -> bool:
-        """Whether the catalog's titles are written in the script of `text` (at least a fifth of them), so that a
+        """Whether the catalog's titles are written in the script of `text` (at least a third of them), so that a
         word missing from every title is really not sold, and not just said in another language."""
-        script = "cjk" if any(_is_cjk(ch) for ch in text) else "latin"
-        return self.scripts.get(script, 0) * 5 >= max(self.product_count, 1)
+        return self.scripts.get(_script(text), 0) * 3 >= max(self.product_count, 1)
 
     def has_term(self, term: str) -> bool:
         """Whether a word or phrase occurs in some product title (a CJK bigram of it, or its Latin words)."""
@@ -301,8 +316,7 @@ def build_vocabulary(ids: Sequence[str], titles: Sequence[str], metas: Sequence[
     tags: Counter[str] = Counter()
     scripts: Counter[str] = Counter()
     for title, meta in zip(titles, metas, strict=True):
-        scripts.update(k for k, hit in (("cjk", any(_is_cjk(ch) for ch in title)),
-                                        ("latin", re.search(r"[A-Za-z]{3,}", title))) if hit)
+        scripts.update(_scripts(title))
         if meta.get("category"):
             categories[meta["category"]] += 1
         if meta.get("brand"):

@@ -80,3 +80,7 @@ class VocabularyIndex:
 
     def title_of(self, i: int) -> str:
         return self._titles.get(self.ids[i], "")
+
+    @property
+    def meta(self) -> list[dict]:
+        return [{"id": pid, "title": self._titles.get(pid, "")} for pid in self.ids]
