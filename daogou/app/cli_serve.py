@@ -84,4 +84,5 @@ def _run(settings: Settings, host: str, port: int) -> None:
     auth = "API key required" if settings.api_key else "no API key"
     typer.echo(f"daogou widget: http://{host}:{port}{settings.ui_root_path}/ ({auth})", err=True)
     # log_config=None: uvicorn's loggers propagate to the root handler, whose filter redacts them too
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning")
+    # a stop (Ctrl-C, SIGTERM) waits at most 10 s for open streams, then closes them
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning", timeout_graceful_shutdown=10)
