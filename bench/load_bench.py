@@ -186,8 +186,10 @@ def main() -> None:
         headers = {"X-Api-Key": args.api_key} if args.api_key else {}
         from gradio_client import Client
 
-        warm = Client(url, headers=headers, verbose=False)  # the first turn loads the model: not part of the figures
-        warm.predict("你好", api_name="/ask")
+        warm = Client(url, headers=headers, verbose=False)  # the first turns load the models: not in the figures
+        sid = warm.predict("红色连衣裙 300元以内", api_name="/ask")["session_id"]
+        for text in ("第一个怎么样？", "给第一个写一段文案"):
+            warm.predict(text, None, sid, api_name="/ask")
         warm.close()
         rss_before = _rss_mib(pid)
         go = threading.Event()
@@ -224,8 +226,10 @@ def main() -> None:
     print(format_facts(result["machine"]))
     print(f"{result['shoppers']} shoppers x {result['turns_each']} turns: {result['turns_ok']} ok, "
           f"{result['errors']} errors ({result['busy']} busy), in {result['wall_s']} s")
+    stored = ct["stored_history_mismatches"]
     print(f"cross-talk: {ct['foreign_session_ids']} foreign session ids, {ct['shared_sessions']} shared sessions, "
-          f"{ct['stored_history_mismatches']} stored histories that differ (None: sessions database not read)")
+          + (f"{stored} stored histories that differ" if stored is not None else "stored histories not read "
+             "(give --home)"))
     for key, label in (("first_card_ms", "first card"), ("full_reply_ms", "full reply")):
         s = result[key]
         print(f"{label:>10}: p50 {s.get('p50', '-')} ms  p95 {s.get('p95', '-')} ms  (n={s['n']})")

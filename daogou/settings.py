@@ -81,6 +81,9 @@ class Settings:
     ui_rate_per_min: float = 30.0  # turns (and photo uploads) one client address may start a minute; 0 = no limit
     ui_rate_burst: int = 10  # of those, how many at once before the per-minute rate applies
     ui_queue_size: int = 64  # turns admitted at once (running + waiting); more get a friendly "busy" reply
+    # turns that run at once: their searches and cards go ahead while the model writes one reply at a time (a
+    # load of 20 shoppers with 4 at once kept 16 waiting for a slot, cards included, behind the model)
+    ui_turns_at_once: int = 16
     ui_queue_wait_s: float = 120.0  # longest a turn waits for its turn before the "busy" reply
     ui_max_message_chars: int = 2000  # longer messages are refused with the limit (the text stays in the box)
     ui_max_upload_pixels: int = 16_000_000  # photos over this many pixels are refused (a 12 MP phone photo passes)
@@ -168,7 +171,8 @@ class Settings:
         if key is not None and (len(str(key)) < 16 or any(c.isspace() for c in str(key))):
             raise ValueError("the API key (DAOGOU_API_KEY or --api-key-file) must be at least 16 characters without "
                              "spaces; make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
-        for name in ("ui_queue_size", "ui_max_message_chars", "ui_max_upload_pixels", "ui_rate_burst"):
+        for name in ("ui_queue_size", "ui_turns_at_once", "ui_max_message_chars", "ui_max_upload_pixels",
+                     "ui_rate_burst"):
             if int(values.get(name, 1)) < 1:  # type: ignore[call-overload]
                 raise ValueError(f"DAOGOU_{name.upper()}={values[name]!r} must be at least 1")
         return cls(**values)  # type: ignore[arg-type]
@@ -195,6 +199,7 @@ def _ui_env(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
     for key, var, kind in (("ui_rate_per_min", "DAOGOU_UI_RATE_PER_MIN", float),
                            ("ui_rate_burst", "DAOGOU_UI_RATE_BURST", int),
                            ("ui_queue_size", "DAOGOU_UI_QUEUE_SIZE", int),
+                           ("ui_turns_at_once", "DAOGOU_UI_TURNS_AT_ONCE", int),
                            ("ui_queue_wait_s", "DAOGOU_UI_QUEUE_WAIT_S", float),
                            ("ui_max_message_chars", "DAOGOU_UI_MAX_MESSAGE_CHARS", int),
                            ("ui_max_upload_pixels", "DAOGOU_UI_MAX_UPLOAD_PIXELS", int),

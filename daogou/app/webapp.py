@@ -3,7 +3,7 @@
 One `Agent` (it holds the LLM) serves every browser. Every turn passes the `TurnGate` first (per-client rate,
 a bounded number of turns in the house, one session's turns in order); a refused turn gets a friendly
 "busy" reply and the shopper's words stay in the input box. Turns of different shoppers run side by side (up
-to `TURN_CONCURRENCY`): a search answers while another shopper's reply is being written, and only the
+to ``ui_turns_at_once``): a search answers while other shoppers' replies are being written, and only the
 model's own generation waits for the model. `create_app` wraps the Blocks in a FastAPI app mounted at the
 configured sub-path, behind the `AccessGuard` (API key, bounded uploads) and with the allowed embedding
 origins (CORS for the web component, `frame-ancestors` for iframes). Security and limits: README.
@@ -46,7 +46,6 @@ GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"  #
 API_USER_PREFIX = "api-"  # user ids of API shoppers: api-<client tag>-<random>, one per session
 STREAM_CHARS = 4  # characters per streamed update of the reply's words
 STREAM_PAUSE_S = 0.025  # between those updates: a 60-character sentence takes ~0.4 s to appear
-TURN_CONCURRENCY = 4  # shoppers whose turns run at once; the LLM itself still writes one reply at a time
 MAX_SHOWN_MESSAGES = 80  # chat messages kept on the page (older ones stay in the store)
 SWEEP_EVERY_S = 60  # how often old uploads are deleted
 PAGE_CSS = CARD_CSS + """
@@ -65,7 +64,8 @@ class ShopWidget:
         self.sessions = sessions
         self.lang = settings.ui_lang
         self.thumbs = ThumbnailCache(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-        self.gate = TurnGate(running=min(TURN_CONCURRENCY, settings.ui_queue_size), capacity=settings.ui_queue_size,
+        self.gate = TurnGate(running=min(settings.ui_turns_at_once, settings.ui_queue_size),
+                             capacity=settings.ui_queue_size,
                              wait_s=settings.ui_queue_wait_s,
                              limiter=RateLimiter(settings.ui_rate_per_min, settings.ui_rate_burst))
         self.uploads = UploadFolder(uploads_root(settings), max_age_s=settings.ui_upload_ttl_s,
