@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             demo = build_demo_catalog(bench_home() / "demo")
         result["demo_build_s"] = round(sw.s, 2)
         files = write_catalogs(demo, work, args.n)
-        settings = Settings(home=work, threads=2)
+        settings = Settings(home=work, threads=2, image_roots=(demo.parent,))  # the images sit beside the demo
         if args.batch_size:
             settings = settings.with_(batch_size=args.batch_size)
         result["batch_size"] = settings.batch_size

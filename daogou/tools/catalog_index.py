@@ -49,12 +49,14 @@ class CatalogIndex:
     def __init__(self, store: ProductStore, cache_dir: Path | None = None, *, background: bool = False) -> None:
         self.store = store
         self.cache_dir = cache_dir
-        # background: after a write, the rows are caught up at once and the vocabulary (seconds per 100k
-        # products) is rebuilt in a thread, the old one answering meanwhile (for serving processes)
+        # background (serving processes): after the first refresh, catch-ups with the store run in a thread and
+        # searches never wait for one; the new rows are swapped in before the vocabulary (seconds per 100k
+        # products) is rebuilt, the old words answering meanwhile
         self.background = background
         self._pending: threading.Thread | None = None
         self._warming: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one sync at a time
+        self._spawn = threading.Lock()  # one catch-up thread at a time
         self._revision: str | None = None
         self._hwm: int | None = None  # newest write seq among the rows read (None: nothing read yet)
         self._checked_at = float("-inf")
@@ -110,23 +112,47 @@ class CatalogIndex:
 
     # -- staying in step with the store ----------------------------------------------------------
     def refresh(self) -> CatalogIndex:
-        """Catch up with the store if it was written since; cheap when it was not."""
+        """Catch up with the store if it was written since; cheap when it was not.
+
+        In background mode (a serving process) only the first refresh waits; later catch-ups run in a thread
+        while searches go on over the current parts, which are swapped for the new ones as a whole.
+        """
         writes = self.store.writes
         if (self._revision is not None and writes == self._writes_seen
                 and time.monotonic() - self._checked_at < REVISION_CHECK_S):
             return self
         revision = self.store.revision()
         if revision != self._revision:
-            with self._lock:
-                if revision != self._revision:
-                    first = self._revision is None
-                    self._sync(revision)
-                    if first and self.background:  # Chroma loads its HNSW on the first query: do it now, aside
-                        self._warming = threading.Thread(target=self._warm, daemon=True, name="catalog-warm")
-                        self._warming.start()
+            if self.background and self._revision is not None:
+                self._sync_aside()
+            else:
+                with self._lock:
+                    if revision != self._revision:
+                        first = self._revision is None
+                        self._sync(revision)
+                        if first and self.background:  # Chroma loads its HNSW on the first query: now, aside
+                            self._warming = threading.Thread(target=self._warm, daemon=True, name="catalog-warm")
+                            self._warming.start()
         self._checked_at = time.monotonic()
         self._writes_seen = writes
         return self
+
+    def _sync_aside(self) -> None:
+        """Start a catch-up thread unless one is running (it reads the revision itself: the newest wins)."""
+        with self._spawn:  # (not self._lock: a running catch-up holds that, and a search must not wait for it)
+            if self._pending is not None and self._pending.is_alive():
+                return
+            self._pending = threading.Thread(target=self._catch_up, daemon=True, name="catalog-sync")
+            self._pending.start()
+
+    def _catch_up(self) -> None:
+        try:
+            with self._lock:
+                revision = self.store.revision()
+                if revision != self._revision:
+                    self._sync(revision)
+        except Exception as e:  # a thread has no caller to raise to: log, and the next refresh tries again
+            log.warning("catalog index: catching up with the store failed (%s); searches use the last state", e)
 
     def _warm(self) -> None:
         try:
@@ -135,7 +161,7 @@ class CatalogIndex:
             log.warning("could not warm the store's vector index (%s); the first query will", e)
 
     def settle(self) -> CatalogIndex:
-        """Wait for work left to background threads (the vector index warming up, a vocabulary being rebuilt)."""
+        """Wait for work left to background threads (the vector index warming up, a catch-up with the store)."""
         for thread in (self._warming, self._pending):
             if thread is not None:
                 thread.join()
@@ -162,35 +188,22 @@ class CatalogIndex:
         table, bm25 = self._drop_deleted(table, bm25)
         clock.lap("deleted_s")
         changed = table is not self.table
+        if changed and self.background and self._revision is not None:
+            # (in the catch-up thread) the rows at once, the old words until the new ones are built
+            self._install(table, bm25, self.vocabulary)
+        vocabulary = _vocabulary(table) if changed else self.vocabulary
+        clock.lap("vocabulary_s")
         seq = np.asarray(table.columns["seq"])
         self._hwm = int(seq.max()) if len(seq) else 0
-        later = changed and self.background and self._revision is not None  # (a first build has no old words)
         self._revision = revision
-        if later:
-            self._install(table, bm25, self.vocabulary)  # the rows at once; the old words until the new are ready
-            self._pending = threading.Thread(target=self._finish, args=(table, bm25), daemon=True,
-                                             name="catalog-vocabulary")
-            self._pending.start()
-        else:
-            self._install(table, bm25, _vocabulary(table) if changed else self.vocabulary)
-            clock.lap("vocabulary_s")
-            if self.cache_dir is not None:
-                self._save(changed)
-                clock.lap("save_s")
+        self._install(table, bm25, vocabulary)
+        if self.cache_dir is not None:
+            self._save(changed)
+            clock.lap("save_s")
         self.last_sync = {"how": how, "rows": n_read, "seconds": round(time.perf_counter() - t0, 3),
-                          "parts": clock.parts, "vocabulary": "background" if later else "built"}
+                          "parts": clock.parts}
         log.info("catalog index: %s sync, %d rows read, %d products, %.1fs", how, n_read, len(table),
                  time.perf_counter() - t0)
-
-    def _finish(self, table: CatalogTable, bm25: BM25Index) -> None:
-        """Background: the vocabulary of `table`, installed (and the state saved) unless a newer sync came first."""
-        vocabulary = _vocabulary(table)
-        with self._lock:
-            if self.table is not table:
-                return
-            self._install(table, bm25, vocabulary)
-            if self.cache_dir is not None:
-                self._save(True)
 
     def _full(self, clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
         tables, lexical = TableBuilder(), BM25Builder()

@@ -2,6 +2,8 @@
 
 import json
 import random
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,14 +153,29 @@ def test_an_unusable_saved_index_is_rebuilt(store, settings, tmp_path):
     assert again.last_sync["how"] == "full" and len(again) == 10
 
 
-def test_background_vocabulary_follows_the_rows(store, settings, tmp_path):
+def test_background_catch_up_never_makes_a_search_wait(store, settings, tmp_path, monkeypatch):
     ingest_catalogs([_write(tmp_path, _rows(20))], store, settings)
     index = CatalogIndex(store, cache_dir=tmp_path / "cache", background=True).refresh()
-    assert index.last_sync["vocabulary"] == "built"  # the first build has no old words to answer with
+    assert len(index) == 20  # the first refresh waits: there is nothing to answer with before it
     new_brand = {"id": "NB1", "title": "全新品牌跑步鞋", "brand": "Zephyrix", "category": "鞋靴", "price": 10}
     ingest_catalogs([_write(tmp_path, _rows(20) + [new_brand])], store, settings)
-    index.refresh()
-    assert "NB1" in index.pos and index.last_sync["vocabulary"] == "background"  # the rows at once
+    release = threading.Event()
+    real_vocabulary = catalog_index._vocabulary
+
+    def slow_vocabulary(table):  # the catch-up's vocabulary waits until the test lets it go
+        release.wait(10)
+        return real_vocabulary(table)
+
+    monkeypatch.setattr(catalog_index, "_vocabulary", slow_vocabulary)
+    index.refresh()  # returns at once: the catch-up runs in a thread
+    deadline = time.monotonic() + 10
+    while "NB1" not in index.pos and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "NB1" in index.pos  # the rows are swapped in before the vocabulary is built ...
+    assert "Zephyrix" not in index.vocabulary.brands  # ... the old words answering meanwhile
+    monkeypatch.setattr(catalog_index, "REVISION_CHECK_S", 0.0)
+    index.refresh()  # a second refresh neither waits nor starts a second catch-up
+    release.set()
     index.settle()
     assert "Zephyrix" in index.vocabulary.brands
     _same(index, CatalogIndex(store).refresh())
