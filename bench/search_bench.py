@@ -297,6 +297,7 @@ def knn_shapes(index: Any, queries: list[str], repeat: int = 3) -> list[dict[str
     from daogou.ingest.filters import Filters
     from daogou.tools import dense
 
+    repeat = 1 if len(index) >= 500_000 else repeat  # Chroma's where-filtered search takes seconds there
     vectors = [index.store.embed_query(q) for q in queries[:repeat]]
     n, k, rows = len(index), 50, []
     for label, fields in KNN_SHAPES:

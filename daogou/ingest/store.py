@@ -371,10 +371,15 @@ class ProductStore:
         """
         where = None if seq is None else {"seq": {"$gte": int(seq)}}
         for got in self._pages(["metadatas", "documents", "embeddings"], where, page):
-            n = len(got["ids"])
-            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(n, -1)
-            metas = [{k: v for k, v in m.items() if k != "product"} for m in got["metadatas"]]
-            yield StoreRows(list(got["ids"]), metas, [d or "" for d in got["documents"]], vectors)
+            yield _rows(got)
+
+    def rows_of(self, ids: Sequence[str], page: int = 2_000) -> Iterator[StoreRows]:
+        """Pages of the text rows of these products (unknown ids are left out)."""
+        ids = list(ids)
+        for start in range(0, len(ids), page):
+            got = self.text.get(ids=ids[start:start + page], include=["metadatas", "documents", "embeddings"])
+            if got["ids"]:
+                yield _rows(got)
 
     def _pages(self, include: list[str], where: dict[str, Any] | None, page: int) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -439,6 +444,14 @@ class ProductStore:
         res = col.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=int(k),
                         where=where, include=["distances"])
         return [Hit(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+def _rows(got: dict[str, Any]) -> StoreRows:
+    """A Chroma `get` result as StoreRows (the full record left out: the index has no use for it)."""
+    n = len(got["ids"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(n, -1)
+    metas = [{k: v for k, v in m.items() if k != "product"} for m in got["metadatas"]]
+    return StoreRows(list(got["ids"]), metas, [d or "" for d in got["documents"]], vectors)
 
 
 def _passage_key(passage: str) -> str:

@@ -185,8 +185,9 @@ class CatalogIndex:
             table, bm25, n_read = self._full(clock)
         else:
             table, bm25, n_read = self._delta(since, clock)
-        table, bm25 = self._drop_deleted(table, bm25)
-        clock.lap("deleted_s")
+        table, bm25, n_missing = self._reconcile(table, bm25)
+        n_read += n_missing
+        clock.lap("reconcile_s")
         changed = table is not self.table
         if changed and self.background and self._revision is not None:
             # (in the catch-up thread) the rows at once, the old words until the new ones are built
@@ -237,15 +238,23 @@ class CatalogIndex:
         clock.lap("bm25_s")
         return table, bm25, len(ids)
 
-    def _drop_deleted(self, table: CatalogTable, bm25: BM25Index) -> tuple[CatalogTable, BM25Index]:
-        """Rows of products deleted from the store since (their count gives them away) are dropped."""
+    def _reconcile(self, table: CatalogTable, bm25: BM25Index) -> tuple[CatalogTable, BM25Index, int]:
+        """When the store's count differs from the index's: rows of deleted products are dropped, and rows the
+        deltas missed (written longer than SEQ_MARGIN_US before they became visible) are read by id."""
         if self.store.count() == len(table):
-            return table, bm25
+            return table, bm25, 0
         live = set(self.store.all_ids())
         keep = np.array([pid in live for pid in table.ids], dtype=bool)
-        if keep.all():
-            return table, bm25
-        return table.updated(keep, []), bm25.updated(keep, [], [])
+        missing = sorted(live - set(table.ids))
+        pages = list(self.store.rows_of(missing)) if missing else []
+        if keep.all() and not pages:
+            return table, bm25, 0
+        ids = [pid for page in pages for pid in page.ids]
+        tokens = [tokenize(d) for page in pages for d in page.documents]
+        if missing:
+            log.warning("catalog index: %d products were missing (written out of step?); read them by id",
+                        len(missing))
+        return table.updated(keep, pages), bm25.updated(keep, ids, tokens), len(ids)
 
     # -- saved states ----------------------------------------------------------------------------
     def _folder(self) -> Path:

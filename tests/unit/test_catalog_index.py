@@ -211,3 +211,14 @@ def test_a_new_price_reuses_the_stored_text_vector(settings, tmp_path):
     assert np.array_equal(st.text_vectors(["P1"])["P1"], before)
     assert st.get_products(["P1"])[0].price == 1.5
     st.drop()
+
+
+def test_a_row_the_deltas_missed_is_read_by_id(store, settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog_index, "SEQ_MARGIN_US", -1)
+    ingest_catalogs([_write(tmp_path, _rows(10))], store, settings)
+    index = CatalogIndex(store).refresh()
+    late = _rows(11)[10]
+    ingest_catalogs([_write(tmp_path, _rows(11))], store, settings)
+    store.text.update(ids=[late["id"]], metadatas=[{"seq": 1}])  # as if written long before it became visible
+    assert late["id"] in index.refresh().pos  # the count gave it away; it was read by id
+    _same(index, CatalogIndex(store).refresh())
