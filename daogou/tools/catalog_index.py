@@ -207,7 +207,7 @@ class CatalogIndex:
                  time.perf_counter() - t0)
 
     def _full(self, clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
-        tables, lexical = TableBuilder(), BM25Builder()
+        tables, lexical = TableBuilder(capacity=self.store.count()), BM25Builder()
         for page in self.store.rows_since(None):
             clock.lap("read_s")
             tables.add(page)

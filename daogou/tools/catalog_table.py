@@ -234,8 +234,10 @@ class CatalogTable:
 class TableBuilder:
     """Collects store rows page by page, then builds one `CatalogTable` (rows stay in the order added)."""
 
-    def __init__(self, dim: int = 0) -> None:
+    def __init__(self, dim: int = 0, capacity: int = 0) -> None:
         self.dim = dim
+        self.capacity = capacity  # rows expected (the store's count): vectors go straight into one array
+        self._matrix: np.ndarray | None = None
         self.ids: list[str] = []
         self._columns: dict[str, list[np.ndarray]] = {k: [] for k in ("price", "in_stock", "waterproof", "has_image",
                                                                         "seq")}
@@ -269,7 +271,17 @@ class TableBuilder:
         self._lengths.append(np.array([len(e) for e in encoded], dtype=np.int64))
         if len(page.ids):
             self.dim = page.vectors.shape[1]
-            self._vectors.append(np.asarray(page.vectors, dtype=np.float32))
+            end = first + len(page.ids)
+            if self._matrix is None and self.capacity >= end:
+                self._matrix = np.empty((self.capacity, self.dim), dtype=np.float32)
+            if self._matrix is not None and end <= len(self._matrix):
+                self._matrix[first:end] = page.vectors  # (a million rows: no second copy when concatenating)
+            else:
+                if self._matrix is not None:  # more rows than expected: fall back to pieces
+                    self._vectors.append(self._matrix[:first])
+                    self._matrix = None
+                    self.capacity = 0
+                self._vectors.append(np.asarray(page.vectors, dtype=np.float32))
         self.ids += page.ids
 
     def build(self) -> CatalogTable:
@@ -286,7 +298,10 @@ class TableBuilder:
         offsets = np.zeros(len(self.ids) + 1, dtype=np.int64)
         np.cumsum(cat(self._lengths, np.int64), out=offsets[1:])
         blob = np.frombuffer(b"".join(self._blobs), dtype=np.uint8)
-        vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), dtype=np.float32)
+        if self._matrix is not None:
+            vectors = self._matrix[:len(self.ids)]
+        else:
+            vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), dtype=np.float32)
         return CatalogTable(self.ids, columns, coded, listed, blob, offsets, vectors)
 
 

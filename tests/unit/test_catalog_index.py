@@ -222,3 +222,23 @@ def test_a_row_the_deltas_missed_is_read_by_id(store, settings, tmp_path, monkey
     store.text.update(ids=[late["id"]], metadatas=[{"seq": 1}])  # as if written long before it became visible
     assert late["id"] in index.refresh().pos  # the count gave it away; it was read by id
     _same(index, CatalogIndex(store).refresh())
+
+
+def test_table_builder_fills_one_array_and_copes_with_more_rows_than_expected(store, settings, tmp_path):
+    from daogou.tools.catalog_table import TableBuilder
+
+    ingest_catalogs([_write(tmp_path, _rows(30))], store, settings)
+    whole = _table_from(store, capacity=30)
+    for capacity in (0, 10, 100):
+        other = _table_from(store, capacity=capacity)
+        assert other.ids == whole.ids and np.array_equal(other.vectors, whole.vectors)
+    assert TableBuilder(capacity=5).build().vectors.shape[0] == 0
+
+
+def _table_from(store, capacity):
+    from daogou.tools.catalog_table import TableBuilder
+
+    builder = TableBuilder(capacity=capacity)
+    for page in store.rows_since(None, page=7):
+        builder.add(page)
+    return builder.build()
