@@ -19,6 +19,7 @@ import numpy as np
 from daogou.ingest.filters import Filters
 from daogou.tools.align import head_for
 from daogou.tools.catalog_index import CatalogIndex
+from daogou.tools.dense import nearest_images, nearest_rows
 from daogou.tools.errors import ToolError, choice_error, resolve_ids, unknown_ids_error
 from daogou.tools.fusion import EARLY_TEXT_WEIGHT, FUSIONS, MID_WEIGHT, early_fuse, mid_fuse, rrf
 from daogou.tools.search import ProductCard, SearchResult
@@ -129,7 +130,7 @@ def similar_products(index: CatalogIndex, product_id: str, *, k: int = 5, modali
         raise unknown_ids_error(unknown, index.ids)
     pid = known[0]
     store = index.store
-    text_seed = store.text_vectors([pid]).get(pid)
+    text_seed = index.text_vectors([pid]).get(pid)
     image_seed = store.image_vectors([pid]).get(pid) if modality != "text" else None
     used = modality
     if modality != "text" and image_seed is None:
@@ -139,19 +140,18 @@ def similar_products(index: CatalogIndex, product_id: str, *, k: int = 5, modali
 
     eligible = _with_excluded(filters, [pid])
     mask = index.mask(eligible)
-    where = eligible.to_where()
     pool_n = max(POOL, 5 * k)
     pool: dict[str, None] = {}
     rankings: list[list[str]] = []
-    if used in ("text", "fused"):
-        rankings.append([h.id for h in store.nearest_text(text_seed, pool_n, where)])
+    if used in ("text", "fused"):  # (HNSW or an exact pass over the mask, by the filter's shape: dense.py)
+        rankings.append([index.ids[r] for r in nearest_rows(index, text_seed, pool_n, mask)[0]])
     if used in ("image", "fused") and image_seed is not None:
-        rankings.append([h.id for h in store.nearest_image(image_seed, pool_n, where)])
+        rankings.append([i for i, _ in nearest_images(index, image_seed, pool_n, mask, eligible)])
     for r in rankings:
         pool.update((i, None) for i in r)
     ids = [i for i in pool if i in index.pos and mask[index.pos[i]]]
 
-    text_cos = _cosines(text_seed, store.text_vectors(ids), ids) if used != "image" else {}
+    text_cos = _cosines(text_seed, index.text_vectors(ids), ids) if used != "image" else {}
     image_cos = _cosines(image_seed, store.image_vectors(ids), ids) if image_seed is not None else {}
     note = ""
     if used == "text":
@@ -186,7 +186,7 @@ def user_vector(index: CatalogIndex, interactions: Sequence[Interaction], *,
     """
     if half_life_s is not None and half_life_s <= 0:
         raise ToolError(f"half_life_s={half_life_s} must be positive seconds, or None for no decay.")
-    vectors = index.store.text_vectors(list(dict.fromkeys(i.product_id for i in interactions)))
+    vectors = index.text_vectors(list(dict.fromkeys(i.product_id for i in interactions)))
     newest = max((i.ts for i in interactions), default=0.0)
     weights: Counter[str] = Counter()
     for it in interactions:
@@ -286,10 +286,8 @@ def recommend_for_user(index: CatalogIndex, interactions: Sequence[Interaction],
                  f"(not personalised): {len(ranked)} of {n_eligible} products{skip}")
         return SearchResult(cards=_cards(index, ranked), trace=trace, filters=filters)
 
-    store = index.store
-    hits = store.nearest_text(uvec, max(POOL, 5 * k), eligible.to_where())
-    ids = [h.id for h in hits if h.id in index.pos and mask[index.pos[h.id]]]
-    vectors = store.text_vectors(ids)
+    ids = [index.ids[r] for r in nearest_rows(index, uvec, max(POOL, 5 * k), mask)[0]]
+    vectors = index.text_vectors(ids)
     ids = [i for i in ids if i in vectors]
     relevance = np.array([float(vectors[i] @ uvec) for i in ids], dtype=np.float64)
     lam = 1.0 - diversity
