@@ -1,15 +1,19 @@
 """Nearest products to a query vector among those a filter mask lets through: Chroma's HNSW or an exact pass.
 
-Which way is cheaper depends on the query's shape, and was measured (bench/search_bench.py, "k-NN by query
-shape"; 100k products, 2 cores): Chroma's HNSW without a filter returns 50 neighbours in ~1-2 ms and 2,000 in
-~6 ms, but with a `where` filter Chroma first resolves the filter in its SQLite metadata: ~60 ms for one
-category, ~500 ms for a broad price range or "in stock". An exact pass over the masked rows' text vectors
-(kept memory-mapped by the catalog index) costs ~2 ms per 10k rows. So, for text vectors:
+Which way is cheaper depends on the query's shape, and was measured (bench/search_bench.py, "k-NN by filter
+shape"; 100k products, 2 busy cores): Chroma's HNSW without a filter returns 200 neighbours in ~2 ms (recall@50
+0.95 against the exact top 50), but with a `where` filter Chroma first resolves the filter in its SQLite
+metadata: 60-100 ms for one category or brand, 0.4-1.1 s for a broad price range, "in stock" or a narrow
+combination. An exact pass over the text vectors (kept memory-mapped by the catalog index) costs ~0.1 ms per
+1,000 rows read in order and ~5 times that per row gathered from a scattered mask. So, for text vectors:
 
 - no filter: HNSW;
-- a filter that lets through at most `EXACT_ROWS` products: the exact pass over them (exact, and cheaper);
-- a broader filter: HNSW without the filter, asking for enough neighbours that about four times `k` pass
-  the mask (k / share x 4, at most `MAX_FETCH`); when fewer than `k` pass, the exact pass.
+- a filter whose exact pass costs at most `EXACT_BUDGET` rows read in order (every row when the mask lets more
+  than a fifth through, else 5 per masked row): the exact pass (exact, ~10 ms at most); at 100k products every
+  filter;
+- a dearer one (a broad filter over a million products): HNSW without the filter, asked for enough neighbours
+  that about four times `k` pass the mask (k / share x 4, at least `MIN_FETCH`, at most `MAX_FETCH`), then the
+  mask; when fewer than `k` pass, the exact pass.
 
 Image vectors live only in Chroma: the same plan, with Chroma's own filtered HNSW in place of the exact pass.
 """
@@ -23,9 +27,9 @@ import numpy as np
 
 from daogou.ingest.filters import Filters
 
-__all__ = ["EXACT_ROWS", "MAX_FETCH", "nearest_images", "nearest_rows", "plan"]
+__all__ = ["EXACT_BUDGET", "MAX_FETCH", "MIN_FETCH", "exact", "exact_cost", "nearest_images", "nearest_rows", "plan"]
 
-EXACT_ROWS = 20_000  # masks letting through at most this many products get the exact pass
+EXACT_BUDGET = 150_000  # most rows (read in order) an exact pass may cost: ~10-15 ms on one core
 MAX_FETCH = 2_000  # most neighbours asked of the HNSW for one filtered query
 OVER_FETCH = 4  # ask for this many times the neighbours expected to pass the mask
 # Chroma's HNSW searches at least n_results deep (ef): asking for 200 and keeping the best k finds the true top
@@ -38,9 +42,14 @@ def plan(n_total: int, n_masked: int, k: int) -> str:
     """"hnsw" (no filter), "exact" or "hnsw+mask" (HNSW over-fetch, then the mask), for a query's shape."""
     if n_masked >= n_total:
         return "hnsw"
-    if n_masked <= EXACT_ROWS or _fetch(n_total, n_masked, k) >= MAX_FETCH:
+    if exact_cost(n_total, n_masked) <= EXACT_BUDGET or _fetch(n_total, n_masked, k) >= MAX_FETCH:
         return "exact"
     return "hnsw+mask"
+
+
+def exact_cost(n_total: int, n_masked: int) -> int:
+    """Rows-read-in-order an exact pass costs: all of them for a broad mask, 5 per masked row for a narrow one."""
+    return n_total if n_masked * 5 > n_total else n_masked * 5
 
 
 def _fetch(n_total: int, n_masked: int, k: int) -> int:
@@ -76,7 +85,7 @@ def exact(index: Any, vector: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.
     q = np.asarray(vector, dtype=np.float32)
     vectors = index.table.vectors
     best_rows, best_scores = [], []
-    if len(rows) * 5 > len(mask):
+    if exact_cost(len(mask), len(rows)) == len(mask):
         for lo in range(0, len(mask), _CHUNK):
             scores = np.asarray(vectors[lo:lo + _CHUNK]) @ q
             chunk = np.flatnonzero(mask[lo:lo + _CHUNK])

@@ -40,12 +40,13 @@ def _brute(index, q, mask, k):
 
 
 def test_the_plan_follows_the_share_the_mask_lets_through(monkeypatch):
-    monkeypatch.setattr(dense, "EXACT_ROWS", 20_000)
+    monkeypatch.setattr(dense, "EXACT_BUDGET", 150_000)
     assert dense.plan(1_000_000, 1_000_000, 50) == "hnsw"
-    assert dense.plan(1_000_000, 20_000, 50) == "exact"  # few rows: exact is cheaper than any over-fetch
-    assert dense.plan(1_000_000, 60_000, 50) == "exact"  # an over-fetch of 3,334 would exceed MAX_FETCH
+    assert dense.plan(1_000_000, 30_000, 50) == "exact"  # few rows: gathering them costs 150k rows' worth
+    assert dense.plan(1_000_000, 60_000, 50) == "exact"  # dearer, but an over-fetch of 3,334 would exceed MAX_FETCH
     assert dense.plan(1_000_000, 600_000, 50) == "hnsw+mask"  # fetch 334
-    assert dense.plan(100_000, 67_000, 50) == "hnsw+mask"
+    assert dense.plan(100_000, 67_000, 50) == "exact"  # a pass over 100k rows is within the budget
+    assert dense.exact_cost(100_000, 67_000) == 100_000 and dense.exact_cost(100_000, 10_000) == 50_000
 
 
 def test_every_way_returns_masked_rows_best_first(index, monkeypatch):
@@ -58,7 +59,7 @@ def test_every_way_returns_masked_rows_best_first(index, monkeypatch):
         np.testing.assert_allclose(scores, want_scores, rtol=1e-5)  # 240 products: the HNSW is exact here
         if how == "exact":
             assert rows.tolist() == want_rows.tolist()
-    monkeypatch.setattr(dense, "EXACT_ROWS", 0)  # force the over-fetch on a broad mask
+    monkeypatch.setattr(dense, "EXACT_BUDGET", 0)  # force the over-fetch on a broad mask
     mask = index.mask(Filters(price_max=400))
     rows, scores, how = dense.nearest_rows(index, q, 10, mask)
     assert how == "hnsw+mask" and mask[rows].all()
@@ -66,7 +67,7 @@ def test_every_way_returns_masked_rows_best_first(index, monkeypatch):
 
 
 def test_too_few_passing_the_mask_falls_back_to_the_exact_pass(index, monkeypatch):
-    monkeypatch.setattr(dense, "EXACT_ROWS", 0)
+    monkeypatch.setattr(dense, "EXACT_BUDGET", 0)
     monkeypatch.setattr(dense, "MIN_FETCH", 1)
     monkeypatch.setattr(dense, "OVER_FETCH", 0.01)  # asks the HNSW for too few neighbours on purpose
     q = index.store.embed_query("蓝色耳机")
@@ -84,8 +85,8 @@ def test_an_empty_mask_gives_nothing(index):
 
 def test_image_neighbours_respect_the_mask(index, monkeypatch):
     red = index.store.embed_image(Image.new("RGB", (40, 40), COLOURS["红色"]))
-    for exact_rows in (20_000, 0):  # Chroma's where-filtered HNSW, then the over-fetch
-        monkeypatch.setattr(dense, "EXACT_ROWS", exact_rows)
+    for budget in (150_000, 0):  # Chroma's where-filtered HNSW, then the over-fetch
+        monkeypatch.setattr(dense, "EXACT_BUDGET", budget)
         for filters in (Filters(), Filters(price_max=300), Filters(categories=("家居",))):
             mask = index.mask(filters)
             hits = dense.nearest_images(index, red, 8, mask, filters)
