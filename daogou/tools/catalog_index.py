@@ -180,11 +180,12 @@ class CatalogIndex:
                 return
         how = "loaded+delta" if how == "loaded" else how
         since = None if self._hwm is None else self._hwm - SEQ_MARGIN_US
-        if since is None:
-            how = "full"
+        changed_ids = None if since is None else self.store.ids_since(since)
+        if changed_ids is None or len(changed_ids) > max(len(self.table), 1000) // 2:
+            how = "full"  # (nothing held yet, or most of it changed: reading everything once is cheaper)
             table, bm25, n_read = self._full(clock)
         else:
-            table, bm25, n_read = self._delta(since, clock)
+            table, bm25, n_read = self._delta(changed_ids, clock)
         table, bm25, n_missing = self._reconcile(table, bm25)
         n_read += n_missing
         clock.lap("reconcile_s")
@@ -222,8 +223,8 @@ class CatalogIndex:
         clock.lap("bm25_s")
         return table, bm25, len(tables.ids)
 
-    def _delta(self, since: int, clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
-        pages = list(self.store.rows_since(since))
+    def _delta(self, changed_ids: list[str], clock: _Clock) -> tuple[CatalogTable, BM25Index, int]:
+        pages = list(self.store.rows_of(changed_ids))
         clock.lap("read_s")
         changed = {pid for page in pages for pid in page.ids}
         if not changed:
