@@ -57,6 +57,7 @@ class CatalogIndex:
         self._warming: threading.Thread | None = None
         self._lock = threading.Lock()  # one sync at a time
         self._spawn = threading.Lock()  # one catch-up thread at a time
+        self._local = threading.local()  # the parts each thread saw at its last refresh (see _seen)
         self._revision: str | None = None
         self._hwm: int | None = None  # newest write seq among the rows read (None: nothing read yet)
         self._checked_at = float("-inf")
@@ -68,20 +69,25 @@ class CatalogIndex:
     def _install(self, table: CatalogTable, bm25: BM25Index, vocabulary: Vocabulary) -> None:
         self._parts = (table, bm25, vocabulary)  # swapped as one: a reader never sees a table with another's BM25
 
+    def _seen(self) -> tuple[CatalogTable, BM25Index, Vocabulary]:
+        """The parts this thread saw at its last refresh(): a search or a turn works on one state throughout, even
+        when a catch-up swaps in a new one half way (row numbers, scores and masks stay aligned)."""
+        return getattr(self._local, "parts", None) or self._parts
+
     @property
     def table(self) -> CatalogTable:
         """The columns (ids, filters, metadata, text vectors)."""
-        return self._parts[0]
+        return self._seen()[0]
 
     @property
     def bm25(self) -> BM25Index:
         """The lexical index (rows as in `table`)."""
-        return self._parts[1]
+        return self._seen()[1]
 
     @property
     def vocabulary(self) -> Vocabulary:
         """What the catalog holds (categories, brands, title terms, product names)."""
-        return self._parts[2]
+        return self._seen()[2]
 
     @property
     def ids(self) -> list[str]:
@@ -120,6 +126,7 @@ class CatalogIndex:
         writes = self.store.writes
         if (self._revision is not None and writes == self._writes_seen
                 and time.monotonic() - self._checked_at < REVISION_CHECK_S):
+            self._local.parts = self._parts
             return self
         revision = self.store.revision()
         if revision != self._revision:
@@ -135,6 +142,7 @@ class CatalogIndex:
                             self._warming.start()
         self._checked_at = time.monotonic()
         self._writes_seen = writes
+        self._local.parts = self._parts  # this thread now works on the newest state, until its next refresh()
         return self
 
     def _sync_aside(self) -> None:
@@ -165,6 +173,7 @@ class CatalogIndex:
         for thread in (self._warming, self._pending):
             if thread is not None:
                 thread.join()
+        self._local.parts = self._parts
         return self
 
     def _sync(self, revision: str) -> None:
@@ -181,7 +190,7 @@ class CatalogIndex:
         how = "loaded+delta" if how == "loaded" else how
         since = None if self._hwm is None else self._hwm - SEQ_MARGIN_US
         changed_ids = None if since is None else self.store.ids_since(since)
-        if changed_ids is None or len(changed_ids) > max(len(self.table), 1000) // 2:
+        if changed_ids is None or len(changed_ids) > max(len(self._parts[0]), 1000) // 2:
             how = "full"  # (nothing held yet, or most of it changed: reading everything once is cheaper)
             table, bm25, n_read = self._full(clock)
         else:
@@ -189,11 +198,11 @@ class CatalogIndex:
         table, bm25, n_missing = self._reconcile(table, bm25)
         n_read += n_missing
         clock.lap("reconcile_s")
-        changed = table is not self.table
+        changed = table is not self._parts[0]
         if changed and self.background and self._revision is not None:
             # (in the catch-up thread) the rows at once, the old words until the new ones are built
-            self._install(table, bm25, self.vocabulary)
-        vocabulary = _vocabulary(table) if changed else self.vocabulary
+            self._install(table, bm25, self._parts[2])
+        vocabulary = _vocabulary(table) if changed else self._parts[2]
         clock.lap("vocabulary_s")
         seq = np.asarray(table.columns["seq"])
         self._hwm = int(seq.max()) if len(seq) else 0
@@ -228,14 +237,14 @@ class CatalogIndex:
         clock.lap("read_s")
         changed = {pid for page in pages for pid in page.ids}
         if not changed:
-            return self.table, self.bm25, 0
-        keep = np.array([pid not in changed for pid in self.table.ids], dtype=bool)
+            return self._parts[0], self._parts[1], 0
+        keep = np.array([pid not in changed for pid in self._parts[0].ids], dtype=bool)
         tokens = [tokenize(d) for page in pages for d in page.documents]
         clock.lap("tokenize_s")
         ids = [pid for page in pages for pid in page.ids]
-        table = self.table.updated(keep, pages)
+        table = self._parts[0].updated(keep, pages)
         clock.lap("table_s")
-        bm25 = self.bm25.updated(keep, ids, tokens)
+        bm25 = self._parts[1].updated(keep, ids, tokens)
         clock.lap("bm25_s")
         return table, bm25, len(ids)
 
@@ -297,9 +306,9 @@ class CatalogIndex:
         if not gen.exists():
             tmp = folder / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
-                self.table.save(tmp)
-                self.bm25.save(tmp)
-                (tmp / "vocabulary.json").write_text(json.dumps(self.vocabulary.to_state(), ensure_ascii=False),
+                self._parts[0].save(tmp)
+                self._parts[1].save(tmp)
+                (tmp / "vocabulary.json").write_text(json.dumps(self._parts[2].to_state(), ensure_ascii=False),
                                                      encoding="utf-8")
                 (tmp / "state.json").write_text(json.dumps(self._state()), encoding="utf-8")
                 tmp.rename(gen)
@@ -317,13 +326,13 @@ class CatalogIndex:
                 shutil.rmtree(old, ignore_errors=True)
         try:  # map the saved arrays back: only the pages queries touch stay resident
             table = CatalogTable.load(gen)
-            self._install(table, BM25Index.load(gen, table.ids), self.vocabulary)
+            self._install(table, BM25Index.load(gen, table.ids), self._parts[2])
         except (OSError, ValueError) as e:
             log.warning("could not map the saved catalog index back (%s); keeping it in memory", e)
 
     def _state(self) -> dict[str, Any]:
-        return {"format": FORMAT, "revision": self._revision, "hwm": self._hwm, "dim": self.table.dim,
-                "products": len(self.table), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        return {"format": FORMAT, "revision": self._revision, "hwm": self._hwm, "dim": self._parts[0].dim,
+                "products": len(self._parts[0]), "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
     def _write_state(self, folder: Path) -> bool:
         """Point the current generation at this revision (its rows are unchanged); False if there is none."""

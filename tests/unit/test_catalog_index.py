@@ -169,13 +169,16 @@ def test_background_catch_up_never_makes_a_search_wait(store, settings, tmp_path
     monkeypatch.setattr(catalog_index, "_vocabulary", slow_vocabulary)
     index.refresh()  # returns at once: the catch-up runs in a thread
     deadline = time.monotonic() + 10
-    while "NB1" not in index.pos and time.monotonic() < deadline:
+    while "NB1" not in index.refresh().pos and time.monotonic() < deadline:
         time.sleep(0.01)
     assert "NB1" in index.pos  # the rows are swapped in before the vocabulary is built ...
     assert "Zephyrix" not in index.vocabulary.brands  # ... the old words answering meanwhile
     monkeypatch.setattr(catalog_index, "REVISION_CHECK_S", 0.0)
     index.refresh()  # a second refresh neither waits nor starts a second catch-up
     release.set()
+    index._pending.join()
+    assert "Zephyrix" not in index.vocabulary.brands  # this thread keeps the state of its last refresh() ...
+    assert "Zephyrix" in index.refresh().vocabulary.brands  # ... until it refreshes
     index.settle()
     assert "Zephyrix" in index.vocabulary.brands
     _same(index, CatalogIndex(store).refresh())
@@ -242,3 +245,24 @@ def _table_from(store, capacity):
     for page in store.rows_since(None, page=7):
         builder.add(page)
     return builder.build()
+
+
+def test_a_search_works_on_one_state_when_a_catch_up_lands_half_way(store, settings, tmp_path):
+    from daogou.tools.search import SearchRequest, search_products
+
+    ingest_catalogs([_write(tmp_path, _rows(20))], store, settings)
+    index = CatalogIndex(store, background=True).refresh()
+    ingest_catalogs([_write(tmp_path, _rows(20) + _rows(3, seed=5, prefix="N"))], store, settings)
+    real_nearest = store.nearest_text
+
+    def nearest_then_let_the_catch_up_land(*args, **kwargs):
+        hits = real_nearest(*args, **kwargs)
+        index._pending.join()  # the new state lands after the lexical scores and the mask, before the pool is scored
+        return hits
+
+    store.nearest_text = nearest_then_let_the_catch_up_land
+    before = len(index.refresh())  # starts the catch-up, keeps the old state for this thread
+    result = search_products(index, SearchRequest(text="红色连衣裙"))
+    store.nearest_text = real_nearest
+    assert before == 20 and result.cards and all(c.id in index.pos for c in result.cards)
+    assert len(index.refresh()) == 23
