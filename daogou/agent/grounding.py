@@ -38,10 +38,10 @@ _ID = re.compile(r"(?<![A-Za-z0-9_\-.$¥￥€£])([A-Za-z][A-Za-z0-9]*[-_]?\d[A
 # the prompt's own words coming back out, or the model describing the conversation instead of speaking in it
 _LEAK = re.compile(
     r"(the shopper|shopper'?s|^\s*shopper\s*:|^\s*products?\s*:|the user\b|the customer (said|says|wants|asked)|"
-    r"product data|data only|conditions:|"
+    r"product data|data only|conditions:|\bproducts? \d\b|\bthe (first|second) product\b|"
     r"situation:|\binstructions?\b|as an ai|language model|recommend .{0,60} to (the|this) (user|customer|shopper)|"
     r"顾客说|顾客的|^\s*顾客[:：]|用户说|商品数据|商品资料|数据中|仅供参考的数据|条件：|指令|作为(一个)?(ai|人工智能|语言模型)|"
-    r"推荐给顾客|向顾客推荐|\|\s*[$¥￥€£]?\d)",
+    r"推荐给顾客|向顾客推荐|第\s*\d\s*件商品|商品\s*\d(?!\d)|\|\s*[$¥￥€£]?\d)",
     re.I)
 _ATTR_VALUE = re.compile(r"([\u4e00-\u9fffA-Za-z ]{1,12}?)\s*(?:[:：]|是|为|\bis\b)\s*([^，,。.;；!！?？\s]{1,16})")
 _MATERIAL_KEYS = ("材质", "面料", "材料", "material", "fabric")
@@ -68,8 +68,11 @@ class Facts:
     attributes: dict[str, set[str]] = field(default_factory=dict)  # lower-case key -> values (this turn)
     catalog_words: list[str] = field(default_factory=list)  # titles, brands, values: quotable in any language
     lang: str = ""  # the shopper's language ("zh"/"en"); "" = not checked
+    prompt_texts: list[str] = field(default_factory=list)  # the instructions the model was given (never repeated)
+    allowed: set[str] = field(default_factory=set)  # ids of the products this reply may speak of (empty: any shown)
     # each product shown this turn: (its names, its attribute values, its prices)
     shown: list[tuple[list[str], set[str], set[float]]] = field(default_factory=list)
+    shown_ids: list[str] = field(default_factory=list)  # ids of `shown`, in order
 
     @classmethod
     def build(cls, products: Iterable[dict], *, this_turn: Iterable[dict] = (), user_texts: Iterable[str] = ()
@@ -94,6 +97,7 @@ class Facts:
             prices = {round(float(p[k]), 2) for k in ("price", "price_max") if p.get(k) is not None}
             f.shown.append((names, {str(v).strip().lower() for v in attrs.values() if len(str(v).strip()) >= 2},
                             prices))
+            f.shown_ids.append(str(p["id"]))
         for t in user_texts:
             f.user_numbers.update(float(x.replace(",", "")) for x in re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", t))
             f.user_colors.update(colors_in_text(t))
@@ -173,6 +177,10 @@ def _crossed(sentence: str, facts: Facts) -> list[str]:
     power of 1500 W", where 1500 W is the kettle's)."""
     low = sentence.lower()
     named = [i for i, (names, _, _) in enumerate(facts.shown) if any(n in low or n[:12] in low for n in names)]
+    if facts.allowed:
+        others = [facts.shown[i][0][0] for i in named if facts.shown_ids[i] not in facts.allowed]
+        if others:
+            return [f"speaks of {others[0]!r}, not the product it was asked about"]
     if len(named) != 1:
         return []
     _, own_values, own_prices = facts.shown[named[0]]
@@ -196,12 +204,12 @@ def _echo(sentence: str, facts: Facts) -> list[str]:
     for w in facts.catalog_words:
         if len(w) >= 4:
             s = s.replace(w, " ")
-    for t in facts.user_texts:
+    for t in facts.user_texts + facts.prompt_texts:
         if len(t) < ECHO_CHARS:
             continue
         for i in range(0, len(t) - ECHO_CHARS + 1, 4):
             if t[i:i + ECHO_CHARS] in s:
-                return ["echoes the shopper's message"]
+                return ["echoes the shopper's message" if t in facts.user_texts else "repeats its instructions"]
     return []
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daogou.agent.state import DialogueState
-from daogou.llm.transformers_engine import GenerationError
+from daogou.llm.generation import GenerationError
 from daogou.prompts import load_prompts, render
 from daogou.tools.catalog_index import CatalogIndex
 

@@ -419,7 +419,9 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         _read_kinds(r, text, _kind_words(parsed, r), index)
         if r.need and not r.kinds and state.need:
             r.kinds = list(state.kinds)  # "她特别喜欢粉色的东西": the same gift, one more wish
-        same_need = not state.kinds or not r.kinds or bool(set(r.kinds) & set(state.kinds))
+        # the budget is the same need's: a gift's budget carries to "she loves tea"; a new need or kind starts afresh
+        same_need = state.need if r.need else (state.need or not state.kinds or not r.kinds
+                                               or bool(set(r.kinds) & set(state.kinds)))
         if r.cheapest:
             r.notes.append("cheapest first; the earlier budget is not carried")
         elif new.price_min is None and new.price_max is None and (carried.price_min is not None

@@ -18,16 +18,24 @@ INJECTED = {"id": "X1", "title": "白色棉T恤 / White cotton tee", "price": 59
 
 
 class ScriptedWriter:
-    """Streams a fixed reply token by token, remembering the prompts it was given."""
+    """A fixed model: streams `reply` token by token, and chooses `choice` (or the reply as the first product's
+    reason) when asked for JSON; remembers the prompts it was given."""
 
-    def __init__(self, reply: str) -> None:
+    def __init__(self, reply: str, choice: dict | None = None) -> None:
         self.reply = reply
+        self.choice = choice
         self.prompts: list[list[dict]] = []
 
     def stream(self, messages, *, max_new_tokens=64):
         self.prompts.append(messages)
         for i in range(0, len(self.reply), 3):
             yield self.reply[i:i + 3]
+
+    def generate_json(self, messages, schema, *, max_new_tokens=64):
+        self.prompts.append(messages)
+        if "act" in schema["properties"]:  # a reading: no opinion
+            return {"act": "chat", "kinds": [], "refs": []}
+        return self.choice or {"best": 1, "why": self.reply, "second": 0, "tradeoff": "-"}
 
 
 @pytest.fixture
@@ -89,8 +97,15 @@ def test_compare_first_two(agent_factory):
 def test_invented_price_is_removed_from_the_reply(agent_factory):
     agent, state = agent_factory("这条很适合你。现在只要9元！"), DialogueState()
     r = agent.run_turn(state, "红色连衣裙 300元以内")
-    assert "只要9元" not in r.text and "这条很适合你。" in r.text
+    assert "只要9元" not in r.text and "这条很适合你。" in r.text and r.text.startswith("为你找到")
     assert r.removed and "9" in r.removed[0]
+
+
+def test_the_model_speaks_only_of_the_product_it_was_asked_about(agent_factory):
+    agent, state = agent_factory("蓝色牛仔连衣裙也很好看。"), DialogueState()
+    r = agent.run_turn(state, "连衣裙")
+    assert r.products[0]["title"] != "蓝色牛仔连衣裙" and "蓝色牛仔连衣裙也很好看" not in r.text
+    assert any("not the product it was asked about" in x for x in r.removed)
 
 
 def test_injection_in_product_text_is_data(agent_factory):
