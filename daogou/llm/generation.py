@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["ChatLLM", "GenerationError", "GenerationStats", "fill_from_timings", "schema_validator"]
+__all__ = ["ChatLLM", "GenerationError", "GenerationStats", "fill_from_timings", "schema_validator", "strict_schema"]
 
 
 class GenerationError(RuntimeError):
@@ -93,3 +93,32 @@ def schema_validator(schema: dict[str, Any]) -> Any:
         where = "/".join(map(str, e.path)) or "the top"
         raise ValueError(f"not a valid JSON schema: {e.message} (at {where})") from e
     return cls(schema)
+
+
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_ONE = ("items", "not", "if", "then", "else", "additionalItems")
+
+
+def strict_schema(node: Any) -> Any:
+    """`node` with every object that lists `properties` closed to other keys (`additionalProperties: false`).
+
+    What xgrammar's strict mode does for the transformers reference: a JSON schema leaves an object open to any
+    other key unless it says otherwise, and a grammar built from it lets the model invent keys (measured: the
+    1.5B wrote `"price_min ": 0`, a key with a trailing space). An explicit `additionalProperties` is kept.
+    """
+    if isinstance(node, list):
+        return [strict_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: strict_schema(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_LISTS or key in _SUBSCHEMA_ONE or key == "additionalProperties":
+            out[key] = strict_schema(value)
+        else:
+            out[key] = value
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out

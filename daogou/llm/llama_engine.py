@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from daogou.llm.chat_template import ChatTemplate
-from daogou.llm.generation import GenerationError, GenerationStats, fill_from_timings, schema_validator
+from daogou.llm.generation import (
+    GenerationError,
+    GenerationStats,
+    fill_from_timings,
+    schema_validator,
+    strict_schema,
+)
 from daogou.llm.gguf_file import gguf_metadata
 from daogou.model_files import ModelError, force_offline
 
@@ -214,11 +220,13 @@ class LlamaEngine:
                       lora: str | None = None) -> Any:
         """Greedy decoding constrained to the JSON `schema` (a llama.cpp grammar); the parsed, validated value.
 
-        Bound every number the model may write (`minimum`/`maximum`): unbounded, a small model writes a
-        15-digit price as readily as a 3-digit one. Raises GenerationError when the JSON is not complete after
-        `max_new_tokens` or does not match `schema` (a keyword the grammar cannot express); ValueError when
-        `schema` itself is not a valid JSON schema.
+        Objects that list `properties` take no other key unless the schema says so (`strict_schema`, as the
+        transformers reference's xgrammar strict mode). Bound every number the model may write (`minimum` /
+        `maximum`): unbounded, a small model writes a 15-digit price as readily as a 3-digit one. Raises
+        GenerationError when the JSON is not complete after `max_new_tokens` or does not match `schema` (a
+        keyword the grammar cannot express); ValueError when `schema` itself is not a valid JSON schema.
         """
+        schema = strict_schema(schema)  # objects take only the keys they list, as under xgrammar's strict mode
         validator = schema_validator(schema)
         prompt = self.render(messages, tools=tools, assistant_prefix=assistant_prefix)
         body = {**self._body(prompt, max_new_tokens, 0.0, None, lora), "json_schema": schema}

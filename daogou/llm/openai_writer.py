@@ -18,7 +18,13 @@ from typing import Any
 
 import httpx
 
-from daogou.llm.generation import GenerationError, GenerationStats, fill_from_timings, schema_validator
+from daogou.llm.generation import (
+    GenerationError,
+    GenerationStats,
+    fill_from_timings,
+    schema_validator,
+    strict_schema,
+)
 
 __all__ = ["OpenAIWriter"]
 
@@ -103,6 +109,7 @@ class OpenAIWriter:
 
         Raises GenerationError when the reply is cut by `max_new_tokens`, does not parse, or does not match.
         """
+        schema = strict_schema(schema)  # OpenAI's strict mode wants closed objects; llama.cpp's grammar needs them
         validator = schema_validator(schema)
         body = {**self._body(messages, tools, max_new_tokens, 0.0),
                 "response_format": {"type": "json_schema",

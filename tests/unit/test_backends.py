@@ -128,8 +128,9 @@ def test_generate_json_sends_the_schema_and_checks_the_answer() -> None:
     w, rec = _writer(handler, api_key="secret")
     assert w.generate_json([{"role": "user", "content": "x"}], schema) == {"n": 3}
     sent = json.loads(rec.requests[0].content)
+    closed = {**schema, "additionalProperties": False}  # strict: objects take only the keys they list
     assert sent["response_format"] == {"type": "json_schema",
-                                       "json_schema": {"name": "reply", "schema": schema, "strict": True}}
+                                       "json_schema": {"name": "reply", "schema": closed, "strict": True}}
     assert rec.requests[0].headers["authorization"] == "Bearer secret"
     assert w.last_stats is not None and w.last_stats.prompt_tokens == 11
     with pytest.raises(GenerationError, match="does not match the schema: 30 is greater than the maximum of 9"):

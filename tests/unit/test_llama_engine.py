@@ -16,7 +16,7 @@ import pytest
 
 from daogou.llm import llama_engine
 from daogou.llm.chat_template import ChatTemplate
-from daogou.llm.generation import GenerationError, GenerationStats
+from daogou.llm.generation import GenerationError, GenerationStats, strict_schema
 from daogou.llm.gguf_file import gguf_header, gguf_metadata
 from daogou.llm.llama_engine import AdapterWriter, LlamaEngine, available_cores, shared_engine
 from daogou.model_files import ModelError
@@ -194,6 +194,22 @@ def test_generate_json_names_the_budget_when_cut(engine: LlamaEngine) -> None:
     FakeServer.script = _pieces('{"tool": "sea', finish="length")
     with pytest.raises(GenerationError, match="not complete after max_new_tokens=8 tokens"):
         engine.generate_json([{"role": "user", "content": "x"}], SCHEMA, max_new_tokens=8)
+
+
+def test_generate_json_closes_objects_as_the_references_strict_mode_does(engine: LlamaEngine) -> None:
+    open_schema = {"type": "object", "properties": {"name": {"const": "search"}, "arguments": {
+        "type": "object", "properties": {"price_min": {"type": "integer"}}}}, "required": ["name"]}
+    FakeServer.script = _pieces('{"name": "search", "arguments": {"price_min": 3}}')
+    assert engine.generate_json([{"role": "user", "content": "x"}], open_schema)["arguments"] == {"price_min": 3}
+    sent = FakeServer.instances[-1].bodies[-1]["json_schema"]
+    assert sent["additionalProperties"] is False and sent["properties"]["arguments"]["additionalProperties"] is False
+    FakeServer.script = _pieces('{"name": "search", "arguments": {"price_min ": 0}}')  # what the 1.5B once wrote
+    with pytest.raises(GenerationError, match="Additional properties are not allowed"):
+        engine.generate_json([{"role": "user", "content": "x"}], open_schema)
+    kept = {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "string"}}
+    assert strict_schema(kept) == kept  # an explicit choice stays
+    assert strict_schema({"anyOf": [{"properties": {}}, {"type": "string"}]}) == {
+        "anyOf": [{"properties": {}, "additionalProperties": False}, {"type": "string"}]}
 
 
 def test_generate_json_refuses_an_invalid_schema_before_running(engine: LlamaEngine) -> None:
