@@ -38,11 +38,12 @@ TARGETS_MS = {"first_card": 1500.0, "first_token": 2000.0, "total": 8000.0}
 
 
 class TimedWriter:
-    """Wraps the reply writer and keeps each generation's stats (LocalLLM.last_stats after the stream ends)."""
+    """Wraps the model and keeps each generation's stats: replies (`stream`) and turn readings (`generate_json`)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.stats: list[dict[str, float]] = []
+        self.stats: list[dict[str, float]] = []  # replies
+        self.json_stats: list[dict[str, float]] = []  # constrained readings
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # anything else the agent asks of the model
@@ -53,6 +54,15 @@ class TimedWriter:
         last = getattr(self.inner, "last_stats", None)
         if last is not None:
             self.stats.append(last.as_dict())
+
+    def generate_json(self, messages: list[dict[str, str]], schema: dict[str, Any], **kwargs: Any) -> Any:
+        """The inner writer's constrained reading; its stats are recorded."""
+        try:
+            return self.inner.generate_json(messages, schema, **kwargs)
+        finally:
+            last = getattr(self.inner, "last_stats", None)
+            if last is not None:
+                self.json_stats.append(last.as_dict())
 
 
 def _llm_summary(stats: list[dict[str, float]]) -> dict[str, Any]:
@@ -106,6 +116,7 @@ def main() -> None:
            "per_tool_total_ms": {tool: summarize_ms([t["total"] for t in ts]) for tool, ts in sorted(per_tool.items())},
            "targets_p50_ms": TARGETS_MS,
            "llm_speed": _llm_summary(writer.stats if writer else []),
+           "llm_readings": _llm_summary(writer.json_stats if writer else []),
            "peak_rss_mib": peak_rss_mib(),
            "failed_turns": [f"{d['id']} t{t['turn']}: " + "; ".join(str(f.get("reason", f)) for f in t["failures"])
                             for d in report.to_dict()["results"] for t in d["turns"] if not t["passed"]]}
@@ -131,6 +142,11 @@ def main() -> None:
               f"over {speed['decode_tokens']} tokens, prefill {speed['prefill_tok_s']} tok/s, "
               f"{speed['cached_share']:.0%} of prompt tokens from the prefix cache, "
               f"TTFT p50 {speed['ttft_ms'].get('p50')} ms")
+    readings = out["llm_readings"]
+    if readings["generations"]:
+        print(f"turn readings: {readings['generations']} constrained generations, "
+              f"{readings['cached_share']:.0%} of prompt tokens from the prefix cache, "
+              f"p50 {readings['ttft_ms'].get('p50')} ms to the first token")
 
 
 if __name__ == "__main__":
