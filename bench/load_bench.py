@@ -33,7 +33,7 @@ from typing import Any
 
 from common import ROOT, format_facts, log, machine_facts, summarize_ms
 
-OPENERS = ["红色连衣裙 300元以内", "给狗狗买的零食", "无线耳机 500元以内", "白色马克杯", "黑色跑步鞋 42码",
+OPENERS = ["红色连衣裙 300元以内", "给狗狗买的狗粮", "无线耳机 500元以内", "白色马克杯", "黑色跑步鞋 42码",
            "wireless headphones under 500", "保温杯", "蓝色牛仔裤", "咖啡豆", "儿童绘本", "瑜伽垫", "双肩背包",
            "running shoes", "绿茶 200元以内", "台灯", "手机壳", "毛衣 女", "床上四件套", "a red dress", "洗面奶"]
 FOLLOW_UPS = ["便宜点的", "第一个怎么样？", "找和第一个类似的", "有没有别的颜色", "第二个有货吗？", "贵一点的也行",

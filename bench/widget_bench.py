@@ -20,7 +20,7 @@ from common import format_facts, machine_facts, summarize_ms
 from tests.integration.test_widget_browser import ARGS, SNAPSHOT, _busy  # the browser tests' flags and probes
 
 KEYS = ("first_card", "first_words", "last_words", "done")
-QUERIES = ["红色连衣裙 300元以内", "给狗狗买的零食", "无线耳机 500元以内", "白色马克杯", "黑色跑步鞋 42码"]
+QUERIES = ["红色连衣裙 300元以内", "给狗狗买的狗粮", "无线耳机 500元以内", "白色马克杯", "黑色跑步鞋 42码"]
 
 
 def one_turn(browser, url: str, query: str) -> dict[str, float | None]:

@@ -227,7 +227,7 @@ def test_chat_cards_first_then_streamed_words_desktop_and_phone(browser, widget)
     ctx.close()
 
     ctx, phone = _open(browser, widget, viewport={"width": 375, "height": 812}, is_mobile=True)
-    _send(phone, "给狗狗买的零食")
+    _send(phone, "给狗狗买的狗粮")  # the demo catalog sells dog food (and no dog snacks: it says so)
     _wait_cards(phone)
     _wait_idle(phone)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling at 375 px
