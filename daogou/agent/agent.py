@@ -124,7 +124,8 @@ class Agent:
         if call.name is not None:
             yield TurnEvent("tool", {"name": call.name, "args": call.args, "status": "pending"})
         outcome = run_tool(self.index, call, state, image=image, text=text, lang=reading.lang,
-                           generate=self._generate, copy_prompt=self._copy_prompt_key())
+                           generate=self._generate if (self.copy_writer or self.writer) is not None else None,
+                           copy_prompt=self._copy_prompt_key())
         tool_calls = [] if call.name is None else [{"name": call.name, "args": call.args}]  # as run (ids resolved)
         timings["tool"] = ms()
         trace.append(outcome.trace)

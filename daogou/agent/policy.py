@@ -38,6 +38,7 @@ class ToolCall:
     notes: list[str] = field(default_factory=list)
     recent: tuple[str, ...] = ()  # constraints this very turn set ("price"): the last to give up when relaxing
     reply: str = "greeting"  # without a tool: "greeting", "farewell" (small talk) or "overview" (what the shop sells)
+    price_said: str = ""  # the price as the shopper said it ("around $50"), for the reply's words
 
 
 def filters_to_args(query: str, f: Filters) -> dict[str, Any]:
@@ -93,7 +94,8 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
             args["missing"] = reading.missing
         price_now = reading.parsed.filters.price_min is not None or reading.parsed.filters.price_max is not None \
             or any(n.startswith(("cheaper than", "pricier than")) for n in reading.notes)
-        return ToolCall(name, args, recent=("price",) if price_now else ())
+        said = " ".join(reading.parsed.mentions.get("price", [])) if price_now else ""
+        return ToolCall(name, args, recent=("price",) if price_now else (), price_said=said)
     if name == "recommend_for_user":
         # only what this turn asks for: constraints of an earlier search are not the shopper's taste
         args: dict[str, Any] = {"k": k}

@@ -48,8 +48,9 @@ _DETAILS = re.compile(r"(详情|详细|介绍一下|介绍下|参数|规格|具�
 _COPY = re.compile(r"(文案|广告语|卖点|写一段|写个|写一个|写段|宣传|推广语|种草|标题|copywriting|"
                    r"write .{0,40}\b(copy|description|ad|advert|blurb|slogan|tagline|listing)\b|marketing (copy|text)|"
                    r"slogan|tagline|selling points)", re.I)
-_COPY_AGAIN = re.compile(r"(风格|版本|一版|再来|再写|换个|改成|正式|活泼|简洁|高端|促销|中文|英文|version|style|tone|"
-                         r"formal|casual|shorter|longer|in english|in chinese|again|another)", re.I)
+_COPY_AGAIN = re.compile(r"(风格|版本|一版|再来|再写|换个|改成|正式|活泼|简洁|高端|促销|中文|英文|短一点|长一点|version|style|tone|"
+                         r"formal|casual|shorter|longer|in english|in chinese|again|another|playful|fun|punchy|"
+                         r"premium|luxur|promotional|salesy|make it (more|less|sound))", re.I)
 _CHITCHAT = re.compile(r"(谢谢|谢了|多谢|再见|拜拜|考虑一下|想一想|先这样|就这样|你是谁|真人|机器人|thank|thanks|bye|"
                        r"that'?s all|that is all|who am i talking|real person|are you (a )?(bot|robot|human|real)|"
                        r"who are you|nice to meet)", re.I)
@@ -494,10 +495,18 @@ def _before(kind: str, pos: int, text: str) -> bool:
     return 0 <= first < pos
 
 
+_WANT = re.compile(r"(?:i would like|i'd like|i want|i need|i'm looking for|im looking for|looking for|get me|"
+                   r"想要买|想要|想买|要买|我要|帮我找|找一?[个台件款])\s*(?:a |an |some |the |一[个台件款])?(.{2,60})", re.I)
+
+
 def _kind_words(parsed: ParsedQuery, r: Reading) -> str:
     """The words that may name a kind of product: the text without prices, specs and ids (category words stay:
-    "热水器" is both a category and the kind of "60升的电热水器")."""
+    "热水器" is both a category and the kind of "60升的电热水器"); in a long message, the clause of what is wanted
+    ("..., so I would like a portable bluetooth speaker that survives rain")."""
     words = parsed.text
+    wants = list(_WANT.finditer(words))
+    if len(words) > 80 and wants:
+        words = wants[-1].group(1)
     for raw in [s.raw for s in r.specs] + r.ids_typed:
         words = re.sub(re.escape(raw), " ", words, flags=re.I)
     return words

@@ -30,6 +30,8 @@ from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search
 __all__ = ["ToolOutcome", "call_filters", "run_tool"]
 
 MAX_OVERVIEW_KINDS = 12  # kinds named when the shop says what it sells
+# fields the details reply leaves to the card (long texts, links); questions about them are answered from them
+_LONG_FIELDS = {lang: {field_label(f, lang) for f in ("description", "url", "id")} for lang in ("zh", "en")}
 
 
 @dataclass
@@ -76,7 +78,7 @@ def _list_outcome(cards: list[ProductCard], trace: str, lead: str, lang: str, *,
 
 
 def run_tool(index: CatalogIndex, call: ToolCall, state: DialogueState, *, image: Image.Image | None, text: str,
-             lang: str, generate: Callable[..., str], k: int = 5, copy_prompt: str = "prompt") -> ToolOutcome:
+             lang: str, generate: Callable[..., str] | None, k: int = 5, copy_prompt: str = "prompt") -> ToolOutcome:
     """Run `call`; a ToolError becomes a polite message (the chat never shows a traceback).
 
     `generate` writes text for write_copy with the copy.yaml template `copy_prompt` (an adapter's own template).
@@ -135,10 +137,18 @@ def _superlative(cards: list[ProductCard], which: str, lang: str) -> str:
     return render("messages", which, lang=lang, title=pick.title, price=price_text(pick.price, pick.currency, lang))
 
 
+def _conditions(filters: Filters, price_said: str) -> str:
+    """The constraints in words; the price as the shopper said it ("around $50"), not the band read from it."""
+    if not price_said or (filters.price_min is None and filters.price_max is None):
+        return filters.describe()
+    rest = filters.model_copy(update={"price_min": None, "price_max": None}).describe()
+    return ", ".join(x for x in (price_said.strip(), rest) if x)
+
+
 def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> ToolOutcome:
     lang, a = ctx.lang, call.args
     result: SearchResult = found.result
-    cond = result.filters.describe()
+    cond = _conditions(result.filters, call.price_said)
     missing = a.get("missing", "")
     if missing:
         said = [c for c in found.cards if missing.lower() in c.title.lower()]
@@ -181,6 +191,9 @@ def _run(ctx: ToolContext, call: ToolCall, state: DialogueState, text: str) -> T
         return _need_product(lang)
     if call.name == "compare_products" and len(a.get("product_ids", [])) < 2:
         return _need_product(lang)
+    if call.name == "write_copy" and ctx.generate is None:
+        return ToolOutcome(trace="write_copy: no language model is attached",
+                           lead=render("messages", "copy_needs_model", lang=lang))
     args = {k: v for k, v in a.items() if k not in ("missing", "which")}
     result = call_tool(ctx, call.name, args)
     if call.name == "search_catalog":
@@ -198,7 +211,8 @@ def _run(ctx: ToolContext, call: ToolCall, state: DialogueState, text: str) -> T
         sep = "；" if lang == "zh" else "; "
         parts = [render("messages", "details", lang=lang, title=c.title,
                         facts=sep.join(f"{label}{'：' if lang == 'zh' else ': '}{value}"
-                                       for label, value in result.facts.get(c.id, [])[:10]))
+                                       for label, value in result.facts.get(c.id, [])[:12]
+                                       if label not in _LONG_FIELDS[lang]))
                  for c in result.cards]
         return ToolOutcome(cards=result.cards, trace=result.trace, lead="\n".join(parts))
     if isinstance(result, ComparisonResult):

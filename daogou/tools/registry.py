@@ -37,7 +37,7 @@ class ToolContext:
     """What the tools of one chat turn share: the catalog, the copy generator and the shopper's history."""
 
     index: CatalogIndex
-    generate: Callable[[str], str]  # prompt -> text (the local LLM), used by write_copy only
+    generate: Callable[[str], str] | None  # prompt -> text (the local LLM), used by write_copy only; None: no model
     interactions: Callable[[], Sequence[Interaction]] = _no_history  # this session's interactions so far
     k: int = 5  # products per search / recommendation
     lang: str = "zh"  # labels of details, comparisons and answers
@@ -217,6 +217,8 @@ def _answer(ctx: ToolContext, a: AnswerArgs) -> Any:
 
 
 def _copy(ctx: ToolContext, a: CopyArgs) -> Any:
+    if ctx.generate is None:
+        raise ToolError("no language model is attached to write copy; start the agent with a model")
     return write_copy(ctx.index, a.product_id, style=a.style, language=a.language, generate=ctx.generate,
                       prompt_key=ctx.copy_prompt)
 
