@@ -87,6 +87,7 @@ _THREE = re.compile(r"(这三个|前三个|这三款|all three|these three)", re
 _PRONOUN = re.compile(r"(它|这件|这个|这款|那件|那个|那款|这双|那双|这本|这台|该商品|this one|that one|\bit\b|\bthis\b|"
                       r"\bthat\b)", re.I)
 # tokens that may be a product id: letters, digits and - _ . / with at least one digit ("SKU-1092", "100042754736")
+MAX_QUERY_CHARS = 120  # search words kept of a message (and carried to the next turns)
 _ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-./])([A-Za-z0-9][A-Za-z0-9_\-./]*\d[A-Za-z0-9_\-./]*)(?![A-Za-z0-9_\-])")
 # A question about a thing (not "do you have X?"): what lets a product named in full become the thing asked about.
 _WH = re.compile(r"(多久|多少|多大|多重|多长|多宽|多高|几|什么|怎么|如何|是否|哪|^\s*(how|what|which|is|are|does|can|will)\b|"
@@ -439,6 +440,9 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
                                                                                + new.exclude_brands))})
         r.filters = new
         r.query = _LEAD.sub("", _TAIL.sub("", parsed.text)).strip() or parsed.text
+        if len(r.query) > MAX_QUERY_CHARS:  # a long message: search by what is wanted, never carry the whole text
+            want = list(_WANT.finditer(r.query))
+            r.query = (want[-1].group(1) if want else r.query)[:MAX_QUERY_CHARS].strip()
     else:
         r.filters = new if not new.is_empty() else state.filters
         r.query = state.query

@@ -30,6 +30,7 @@ from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search
 __all__ = ["ToolOutcome", "call_filters", "run_tool"]
 
 MAX_OVERVIEW_KINDS = 12  # kinds named when the shop says what it sells
+MAX_SAID = 40  # characters of the shopper's words a fixed sentence quotes
 # fields the details reply leaves to the card (long texts, links); questions about them are answered from them
 _LONG_FIELDS = {lang: {field_label(f, lang) for f in ("description", "url", "id")} for lang in ("zh", "en")}
 
@@ -137,6 +138,12 @@ def _superlative(cards: list[ProductCard], which: str, lang: str) -> str:
     return render("messages", which, lang=lang, title=pick.title, price=price_text(pick.price, pick.currency, lang))
 
 
+def _said(words: str) -> str:
+    """The shopper's words as a reply may quote them: short (a long message is never repeated back)."""
+    words = " ".join(words.split())
+    return words if len(words) <= MAX_SAID else words[:MAX_SAID].rstrip() + "…"
+
+
 def _conditions(filters: Filters, price_said: str) -> str:
     """The constraints in words; the price as the shopper said it ("around $50"), not the band read from it."""
     if not price_said or (filters.price_min is None and filters.price_max is None):
@@ -153,16 +160,16 @@ def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> T
     if missing:
         said = [c for c in found.cards if missing.lower() in c.title.lower()]
         if not said:
-            lead = render("messages", "not_sold", lang=lang, what=missing, kinds=_kinds_sold(ctx.index, lang))
+            lead = render("messages", "not_sold", lang=lang, what=_said(missing), kinds=_kinds_sold(ctx.index, lang))
             return ToolOutcome(trace=result.trace + f"; the catalog has no {missing!r}", lead=lead)
     if not found.cards:
         what = " ".join(x for x in (a.get("query", ""), f"({cond})" if cond else "") if x)
-        return ToolOutcome(trace=result.trace, lead=render("messages", "nothing", lang=lang, what=what.strip()))
+        return ToolOutcome(trace=result.trace, lead=render("messages", "nothing", lang=lang, what=_said(what)))
     if found.nearest:
         unmet = ", ".join(found.unmet) if lang == "en" else "、".join(found.unmet)
         what = " ".join(x for x in (a.get("query", "") or " ".join(a.get("kinds") or []),
                                      f"({cond})" if cond else "") if x)
-        lead = render("messages", "no_exact", lang=lang, what=what.strip(), unmet=unmet)
+        lead = render("messages", "no_exact", lang=lang, what=_said(what), unmet=unmet)
         return _list_outcome(found.cards, result.trace, lead, lang, nearest=True, cond=cond)
     top = found.cards[0]
     lead = render("messages", "found", lang=lang, n=len(found.cards), cond=cond, top=top.title,

@@ -219,3 +219,12 @@ def test_more_like_this_leaves_the_category_when_it_has_nothing_else(agent_facto
     r = agent.run_turn(state, "有类似的吗")
     assert r.tool_calls[0]["name"] == "similar_products" and r.tool_calls[0]["args"]["product_id"] == "S1"
     assert len(r.products) >= 2 and "S1" not in [p["id"] for p in r.products]
+
+
+def test_a_long_message_is_never_carried_or_repeated(agent_factory):
+    agent, state = agent_factory(), DialogueState()
+    story = "我最近在准备一个很长的旅行计划，" * 60 + "我想要红色的连衣裙"
+    r = agent.run_turn(state, story)
+    assert len(state.query) <= 120 and "旅行计划，我最近" not in state.query
+    later = agent.run_turn(state, "便宜点的")
+    assert "旅行计划" not in later.text and "旅行计划" not in r.text
