@@ -13,19 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import DAOGOU, _env, _run
+from tests.integration.helpers import DAOGOU, _env, _run, free_port
 
 pytestmark = pytest.mark.integration
 
 QUERIES = ["红色连衣裙 300元以内", "wireless headphones", "保温杯", "有货的跑步鞋", "不要Nike的运动鞋"]
 NEW = {"id": "NEW-QX-9000", "title": "量子星云保温杯 Quantum Nebula thermos QX9000", "category": "厨具",
        "brand": "星云", "price": 123.0, "stock": 5, "attributes": {"颜色": "蓝色"}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
@@ -47,7 +41,7 @@ def chroma_server(tmp_path) -> Iterator[Callable[[], str]]:
     procs: list[subprocess.Popen] = []
 
     def start() -> str:
-        port = _free_port()
+        port = free_port()
         chroma = Path(sys.executable).parent / "chroma"
         proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / f"srv{port}"), "--port", str(port),
                                  "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -111,7 +105,7 @@ def test_two_serve_processes_share_one_server_and_see_another_process_ingest(chr
     widgets, procs = [], []
     try:
         for name in ("a", "b"):  # two machines' worth: each its own home (index cache), one catalog
-            port = _free_port()
+            port = free_port()
             procs.append(subprocess.Popen(DAOGOU + ["serve", "--port", str(port), "--no-llm", "--chroma-url", url],
                                           env=_env(tmp_path / f"home-{name}"), stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
@@ -139,7 +133,7 @@ def test_two_serve_processes_share_one_server_and_see_another_process_ingest(chr
 
 
 def test_an_unreachable_server_url_is_a_clear_error(tmp_path):
-    r = _run(["search", "x", "--chroma-url", f"http://127.0.0.1:{_free_port()}"], _env(tmp_path))
+    r = _run(["search", "x", "--chroma-url", f"http://127.0.0.1:{free_port()}"], _env(tmp_path))
     assert r.returncode == 1 and "cannot reach the Chroma server at http://127.0.0.1:" in r.stderr
     assert "chroma run" in r.stderr and "Traceback" not in r.stderr
 

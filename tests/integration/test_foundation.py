@@ -18,7 +18,7 @@ from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.integration
 
-from tests.integration.helpers import DAOGOU, _env, _run  # noqa: E402
+from tests.integration.helpers import DAOGOU, _env, _run, free_port  # noqa: E402
 
 
 def _search(home: Path, *args: str) -> dict:
@@ -88,14 +88,8 @@ def test_ingest_killed_half_way_then_rerun_ends_exact(demo_catalog, tmp_path):
     assert set(store.all_ids()) == ids and store.count() == len(ids)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_chroma_server_backend(tmp_path, demo_catalog):
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
     server = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "srv"), "--port", str(port),
                                "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -125,7 +119,7 @@ def test_chroma_server_backend(tmp_path, demo_catalog):
 
 
 def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
-    env = _env(tmp_path, DAOGOU_CHROMA_HOST="127.0.0.1", DAOGOU_CHROMA_PORT=str(_free_port()))
+    env = _env(tmp_path, DAOGOU_CHROMA_HOST="127.0.0.1", DAOGOU_CHROMA_PORT=str(free_port()))
     r = _run(["search", "x"], env)
     assert r.returncode == 1 and "chroma run" in r.stderr and "Traceback" not in r.stderr
 
