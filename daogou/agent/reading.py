@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from daogou.agent.kinds import in_some_title, kind_of, sold_as_kind
+from daogou.agent.kinds import best_lexical, in_some_title, kind_of, sold_as_kind
 from daogou.agent.model_reading import ModelReading
 from daogou.agent.state import DialogueState
 from daogou.ingest.filters import Filters
@@ -486,8 +486,7 @@ def _one_titled(words: str, text: str, brands: tuple[str, ...], index: CatalogIn
     on_screen = [pid for pid in state.shown if (p := state.catalog_seen.get(pid)) and fits(p.title, p.brand)]
     if len(on_screen) == 1:
         return on_screen[0]
-    scores = index.lexical_scores(" ".join([*brands, kind.sold]))
-    top = [int(i) for i in scores.argsort()[::-1][:10] if scores[int(i)] > 0]
+    top = best_lexical(index, " ".join([*brands, kind.sold]), 10)
     hits = [index.ids[i] for i in top if fits(index.title_of(i), str(index.meta[i].get("brand", "")))]
     return hits[0] if len(hits) == 1 else None
 
