@@ -91,6 +91,7 @@ class Shopper(threading.Thread):
         self.session_ids: list[str | None] = []
         self.first_card_ms: list[float] = []
         self.full_ms: list[float] = []
+        self.by_text: list[tuple[str, float | None, float]] = []  # (message, first card ms, full reply ms)
         self.errors: list[str] = []
         self.busy = 0
 
@@ -127,9 +128,20 @@ class Shopper(threading.Thread):
             self.session_ids.append(final.get("session_id"))
             sid = sid or final.get("session_id") or ""
             self.full_ms.append(full)
+            self.by_text.append((text, first_card, full))
             if first_card is not None:
                 self.first_card_ms.append(first_card)
         client.close()
+
+
+def _by_message(shoppers: list[Shopper]) -> dict[str, dict[str, Any]]:
+    """p50 first card and full reply per message (openers pooled): which kinds of turn wait, and for what."""
+    groups: dict[str, list[tuple[float | None, float]]] = {}
+    for s in shoppers:
+        for text, first, full in s.by_text:
+            groups.setdefault("(opening search)" if text in OPENERS else text, []).append((first, full))
+    return {k: {"n": len(v), "first_card_p50": summarize_ms([f for f, _ in v if f is not None]).get("p50"),
+                "full_p50": summarize_ms([x for _, x in v]).get("p50")} for k, v in sorted(groups.items())}
 
 
 def cross_talk(shoppers: list[Shopper], sessions_db: Path | None) -> dict[str, Any]:
@@ -212,6 +224,7 @@ def main() -> None:
             "cross_talk": cross_talk(shoppers, home / "sessions.sqlite3" if home else None),
             "first_card_ms": summarize_ms([v for s in shoppers for v in s.first_card_ms]),
             "full_reply_ms": summarize_ms([v for s in shoppers for v in s.full_ms]),
+            "by_message": _by_message(shoppers),
             "wall_s": round(wall, 1), "server_rss_mib": {"before": rss_before, "after": rss_after},
             "machine": machine_facts(),
         }
@@ -234,6 +247,8 @@ def main() -> None:
         s = result[key]
         print(f"{label:>10}: p50 {s.get('p50', '-')} ms  p95 {s.get('p95', '-')} ms  (n={s['n']})")
     print(f"server RSS: {result['server_rss_mib']['before']} MiB before, {result['server_rss_mib']['after']} MiB after")
+    for text, row in result["by_message"].items():
+        print(f"  {text:<16} n={row['n']:<3} first card p50 {row['first_card_p50']} ms, full p50 {row['full_p50']} ms")
     for e in result["error_examples"]:
         print("  error:", e)
 
