@@ -75,8 +75,8 @@ def _run(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from daogou.app.cli_user import sessions_path
+    from daogou.app.server import create_app
     from daogou.app.session_store import SessionStore
-    from daogou.app.webapp import create_app
     from daogou.assistant import build_agent
 
     agent = build_agent(settings)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import uuid
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from daogou.app.logging_setup import pseudonym
+from daogou.app.session_errors import SessionError, StoreUnavailable, unavailable, validate_id
 
 __all__ = ["EVENTS", "MAX_CONTENT_CHARS", "MAX_PRODUCTS", "MAX_STATE_CHARS", "ROLES", "SCHEMA_VERSION",
            "SessionError", "SessionStore", "StoreUnavailable", "empty_export", "validate_id"]
@@ -52,8 +52,6 @@ ROLES = ("user", "assistant", "system", "tool")
 EVENTS = ("viewed", "clicked", "liked", "carted", "bought", "disliked", "rejected")
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write
 
-_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-_ID_RULE = "1-128 characters of A-Z a-z 0-9 _ . : - (a UUID works)"
 
 # Migration N takes the database from version N-1 to N. Version 0 is an empty file.
 _MIGRATIONS: dict[int, str] = {
@@ -76,38 +74,6 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX interactions_by_user ON interactions(user_id, id);
     """,
 }
-
-
-class SessionError(ValueError):
-    """A bad id, role, event or state, an unknown session, or an unusable database; the message says which."""
-
-
-class StoreUnavailable(SessionError):
-    """The database cannot be used right now (full, locked, read-only, damaged); nothing was half-written."""
-
-
-def _unavailable(path: object, e: sqlite3.Error) -> StoreUnavailable:
-    """The operator-facing reason and fix for a SQLite error on the sessions database at `path`."""
-    text = str(e).lower()
-    if "full" in text or getattr(e, "sqlite_errorcode", None) == 13:
-        why = "the disk (or the database) is full; free some disk space, then it carries on by itself"
-    elif "locked" in text or "busy" in text:
-        why = "the file is locked by another program (a backup, an open sqlite3 shell?); close it and try again"
-    elif "readonly" in text or "read-only" in text or "permission" in text or "unable to open" in text:
-        why = "the file or its folder is read-only or missing; make it writable by this user"
-    elif "malformed" in text or "not a database" in text or "corrupt" in text:
-        why = "the file is damaged; move the file away (or restore a backup) and a new one is made"
-    else:
-        why = "check the disk and the file's permissions"
-    return StoreUnavailable(f"the sessions database {path} cannot be used right now ({e}): {why}")
-
-
-def validate_id(value: object, what: str = "user id") -> str:
-    """Return `value` if it is a valid user/session id, else raise `SessionError` naming it and the rule."""
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        shown = repr(value) if not isinstance(value, str) or len(value) <= 60 else repr(value[:60]) + "..."
-        raise SessionError(f"bad {what} {shown}: it must be {_ID_RULE}")
-    return value
 
 
 def empty_export(user_id: str) -> dict[str, Any]:
@@ -174,7 +140,7 @@ class SessionStore:
             self._conn = self._open()
         except (sqlite3.Error, OSError) as e:
             self._drop()
-            raise _unavailable(self.path, e if isinstance(e, sqlite3.Error) else sqlite3.OperationalError(
+            raise unavailable(self.path, e if isinstance(e, sqlite3.Error) else sqlite3.OperationalError(
                 f"unable to open: {e}")) from e
         self._migrate()
         return self._conn
@@ -227,7 +193,7 @@ class SessionStore:
                     raise
             except sqlite3.Error as e:
                 self._drop()
-                raise _unavailable(self.path, e) from e
+                raise unavailable(self.path, e) from e
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -243,7 +209,7 @@ class SessionStore:
                 return self._connection().execute(sql, params).fetchall()
             except sqlite3.Error as e:
                 self._drop()
-                raise _unavailable(self.path, e) from e
+                raise unavailable(self.path, e) from e
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:

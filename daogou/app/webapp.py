@@ -4,55 +4,41 @@ One `Agent` (it holds the LLM) serves every browser. Every turn passes the `Turn
 a bounded number of turns in the house, one session's turns in order); a refused turn gets a friendly
 "busy" reply and the shopper's words stay in the input box. Turns of different shoppers run side by side (up
 to ``ui_turns_at_once``): a search answers while other shoppers' replies are being written, and only the
-model's own generation waits for the model. `create_app` wraps the Blocks in a FastAPI app mounted at the
-configured sub-path, behind the `AccessGuard` (API key, bounded uploads) and with the allowed embedding
-origins (CORS for the web component, `frame-ancestors` for iframes). Security and limits: README.
+model's own generation waits for the model. `daogou.app.server.create_app` serves the Blocks at the configured
+sub-path behind the HTTP gate. Security and limits: README.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, RedirectResponse
 from PIL import Image
 
 from daogou.agent.agent import Agent
-from daogou.app.access import AccessGuard, key_tag
+from daogou.app.access import key_tag
 from daogou.app.admission import Busy, RateLimiter, TurnGate
 from daogou.app.browser_sessions import history_messages, restore_identity
-from daogou.app.cards_html import CARD_CSS, ThumbnailCache, cards_html, escape_text
+from daogou.app.cards_html import ThumbnailCache, cards_html, escape_text
 from daogou.app.conversation import ChatSession
 from daogou.app.session_store import SessionError, SessionStore, StoreUnavailable, validate_id
 from daogou.app.uploads import UploadError, UploadFolder, confine_file_inputs, read_upload, uploads_root
 from daogou.prompts import render
 from daogou.settings import Settings
 
-__all__ = ["ShopWidget", "create_app"]
+__all__ = ["ShopWidget"]
 
 log = logging.getLogger(__name__)
 
-GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"  # imports ./assets/index-*.js
 API_USER_PREFIX = "api-"  # user ids of API shoppers: api-<client tag>-<random>, one per session
 STREAM_CHARS = 4  # characters per streamed update of the reply's words
 STREAM_PAUSE_S = 0.025  # between those updates: a 60-character sentence takes ~0.4 s to appear
 MAX_SHOWN_MESSAGES = 80  # chat messages kept on the page (older ones stay in the store)
-SWEEP_EVERY_S = 60  # how often old uploads are deleted
-PAGE_CSS = CARD_CSS + """
-#dg-chat{min-height:360px}
-.dg-actions button{min-width:0}
-footer{display:none !important}
-"""
 
 
 class ShopWidget:
@@ -404,62 +390,3 @@ def _file_path(file_data: object) -> str:
 def _public(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Chat messages without our private bookkeeping keys."""
     return [{k: v for k, v in m.items() if k != "raw"} for m in history]
-
-
-def create_app(settings: Settings, agent: Agent, sessions: SessionStore) -> FastAPI:
-    """The FastAPI app: the widget mounted at `settings.ui_root_path` ("/" when empty), with the embedding rules.
-
-    Points Gradio's upload folder (``GRADIO_TEMP_DIR``, read by Gradio per request) at ``<home>/uploads/incoming``
-    for this process, and deletes old uploads every `SWEEP_EVERY_S` while the app runs.
-    """
-    root = settings.ui_root_path
-    origins = list(settings.ui_allowed_origins)
-    widget = ShopWidget(settings, agent, sessions)
-    widget.uploads.create()
-    os.environ["GRADIO_TEMP_DIR"] = str(widget.uploads.incoming)  # before any Gradio block is made
-
-    @contextlib.asynccontextmanager
-    async def sweeping(_app: FastAPI) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.to_thread(widget.uploads.sweep)
-                await asyncio.sleep(SWEEP_EVERY_S)
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-
-    app = FastAPI(title="daogou", lifespan=sweeping, openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.daogou_widget = widget
-    # Gradio leaves CORS to a parent app that configures it: only the listed sites may drive the web component.
-    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
-                       allow_methods=["*"], allow_headers=["*"])
-    ancestors = "*" if "*" in origins else " ".join(["'self'", *origins])
-
-    @app.middleware("http")
-    async def frame_ancestors(request, call_next):  # iframes: only the listed sites may embed the page
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
-        return response
-
-    @app.get(f"{root}/gradio.js", include_in_schema=False)
-    def web_component() -> FileResponse:  # Gradio's web component loader, from this server (no third-party host)
-        return FileResponse(GRADIO_JS, media_type="text/javascript")
-
-    if root:
-        @app.get("/", include_in_schema=False)
-        def to_root() -> RedirectResponse:
-            return RedirectResponse(root + "/")
-
-        @app.get("/assets/{path:path}", include_in_schema=False)
-        def to_assets(path: str) -> RedirectResponse:  # the web component preloads its CSS from /assets/ at the host
-            return RedirectResponse(f"{root}/assets/{path}")
-
-    app = gr.mount_gradio_app(app, widget.blocks(), path=root or "/", allowed_paths=[],
-                              max_file_size=settings.ui_max_upload_bytes, css=PAGE_CSS, footer_links=[],
-                              show_error=False, run_history=False)
-    app.add_middleware(AccessGuard, api_key=settings.api_key, upload_path=f"{root}/gradio_api/upload",
-                       max_upload_bytes=settings.ui_max_upload_bytes,
-                       uploads=RateLimiter(settings.ui_rate_per_min, settings.ui_rate_burst))
-    return app

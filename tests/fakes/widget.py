@@ -15,8 +15,9 @@ import httpx
 import uvicorn
 
 from daogou.agent.agent import Agent
+from daogou.app.server import create_app
 from daogou.app.session_store import SessionStore
-from daogou.app.webapp import ShopWidget, create_app
+from daogou.app.webapp import ShopWidget
 from daogou.settings import Settings
 
 
