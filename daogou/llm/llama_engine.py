@@ -10,7 +10,8 @@ applied per request with their own scale.
 
 The binding also opens llama.cpp's HTTP listener. It is locked: it listens on a Unix socket in a private
 temp folder (mode 0700, no TCP port), answers only requests carrying a random per-process API key, and serves
-no web UI, no slot or props endpoints. Nothing in daogou talks to it; the engine is called in-process.
+no web UI, no slot or props endpoints. Nothing in daogou talks to it; the engine is called in-process. The
+folder goes with the engine; folders of killed processes are cleared when the next engine starts.
 
 Build engines with `shared_engine(...)` (one per model file, adapter set and shape per process, shared by
 the CLI, the widget and the evals), or through `daogou.llm.backends.make_writer(settings)`.
@@ -25,6 +26,7 @@ import queue
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -45,12 +47,43 @@ from daogou.llm.generation import (
 from daogou.llm.gguf_file import gguf_metadata
 from daogou.model_files import ModelError, force_offline
 
-__all__ = ["AdapterWriter", "LlamaEngine", "available_cores", "shared_engine"]
+__all__ = ["AdapterWriter", "LlamaEngine", "available_cores", "clear_stale_socket_dirs", "shared_engine"]
 
 log = logging.getLogger(__name__)
 
 _DONE = object()  # end of a stream in the hand-over queue
+SOCKET_PREFIX = "daogou-llm-"  # the private folder of each engine's locked HTTP listener, under the temp folder
 _CANCEL_WAIT_S = 5.0  # how long closing a stream waits for llama.cpp to drop the request before moving on
+
+
+def clear_stale_socket_dirs(root: Path | None = None, *, min_age_s: float = 600.0) -> list[Path]:
+    """Remove the socket folders of engines whose process is gone; returns what was removed.
+
+    A process killed without running its exit handlers (SIGTERM, SIGKILL) leaves its private folder behind. A
+    folder goes when its socket refuses connections (nobody listens), or when it has no socket and is older
+    than `min_age_s` (its engine never started); a live engine's folder answers and stays.
+    """
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(SOCKET_PREFIX + "*"):
+        sock = folder / "engine.sock"
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            if sock.exists():
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(1.0)
+                    try:
+                        probe.connect(str(sock))
+                        continue  # a live engine
+                    except ConnectionRefusedError:
+                        pass
+            elif time.time() - folder.stat().st_mtime < min_age_s:
+                continue  # an engine that is starting
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def available_cores() -> int:
@@ -112,7 +145,8 @@ class LlamaEngine:
                                  "again (daogou.llm.lora_gguf.adapter_gguf_path)")
         self.last_stats: GenerationStats | None = None
         self._api_key = secrets.token_urlsafe(32)
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="daogou-llm-"))  # 0700: only this user can connect
+        clear_stale_socket_dirs()
+        self._socket_dir = Path(tempfile.mkdtemp(prefix=SOCKET_PREFIX))  # 0700: only this user can connect
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._socket_dir, True)
         import xllamacpp as xlc
 

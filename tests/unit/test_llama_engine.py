@@ -266,6 +266,33 @@ def test_the_http_listener_is_a_private_socket_with_a_key_and_nothing_extra(engi
         engine.generate([{"role": "user", "content": "x"}])
 
 
+def test_socket_folders_of_gone_processes_are_cleared(tmp_path: Path) -> None:
+    import os
+    import socket
+    import time
+
+    def folder(name: str) -> Path:
+        path = tmp_path / f"daogou-llm-{name}"
+        path.mkdir()
+        return path
+
+    dead = folder("dead")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(str(dead / "engine.sock"))  # bound, then closed: nobody listens any more
+    live = folder("live")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(live / "engine.sock"))
+    listener.listen(1)
+    starting, abandoned = folder("starting"), folder("abandoned")
+    os.utime(abandoned, (time.time() - 3600,) * 2)
+    try:
+        removed = llama_engine.clear_stale_socket_dirs(tmp_path)
+    finally:
+        listener.close()
+    assert sorted(p.name for p in removed) == ["daogou-llm-abandoned", "daogou-llm-dead"]
+    assert live.exists() and starting.exists() and not dead.exists() and not abandoned.exists()
+
+
 def test_metrics_are_read_as_numbers(engine: LlamaEngine) -> None:
     assert engine.metrics() == {"tokens_predicted_total": 12.0, "requests_processing": 0.0}
 
