@@ -437,6 +437,9 @@ def main() -> None:
     # numpy's OpenBLAS threads spin the same way: a search's exact pass over 8k vectors took 7-365 ms with two
     # threads on a busy 2-core CPU and 0.4 ms with one (bench/README.md). Before numpy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from daogou.app.logging_setup import configure_logging
+
+    configure_logging("WARNING")  # every command logs through the redacting filter (serve sets its own level)
     try:
         app()
     except KeyboardInterrupt:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from daogou.ingest.filters import Filters
 from daogou.ingest.vocab import COLORS, normalize_color
@@ -47,7 +47,8 @@ class ToolContext:
 
 
 # -- argument schemas (their descriptions are what a model reads) ---------------------------------------
-_Many = str | list[str] | None
+_Text = Annotated[str, StringConstraints(max_length=60)]
+_Many = _Text | Annotated[list[_Text], Field(max_length=5)] | None
 
 
 class _Filtered(BaseModel):
@@ -59,8 +60,10 @@ class _Filtered(BaseModel):
     category: _Many = Field(default=None, description="category, only if said / 类目")
     brand: _Many = Field(default=None, description="brand, only if said / 品牌")
     size: _Many = Field(default=None, description="size, only if said / 尺码, e.g. M, 42")
-    exclude_brands: list[str] | None = Field(default=None, description="brands the shopper does not want / 不要的品牌")
-    exclude_ids: list[str] | None = Field(default=None, description="products not to show again / 不要再推荐的商品")
+    exclude_brands: list[_Text] | None = Field(default=None, max_length=10,
+                                               description="brands the shopper does not want / 不要的品牌")
+    exclude_ids: list[_Text] | None = Field(default=None, max_length=50,
+                                            description="products not to show again / 不要再推荐的商品")
     in_stock: bool | None = Field(default=None, description="true if the shopper wants it in stock / 只要有货")
     waterproof: bool | None = Field(default=None, description="true if it must be waterproof / 防水")
 
@@ -68,10 +71,13 @@ class _Filtered(BaseModel):
 class SearchCatalogArgs(_Filtered):
     """Arguments of search_catalog."""
 
-    query: str = Field(default="", description="what the shopper wants, in their words / 商品描述, e.g. 红色连衣裙")
-    kinds: list[str] | None = Field(default=None, description="kinds of product wanted, e.g. 电热水器, coffee maker")
-    specs: list[str] | None = Field(default=None, description="specs as said, e.g. 60升, 16oz / 规格")
-    keywords: list[str] | None = Field(default=None, description="words the products must mention / 必须提到的词")
+    query: str = Field(default="", max_length=200,
+                       description="what the shopper wants, in their words / 商品描述, e.g. 红色连衣裙")
+    kinds: list[_Text] | None = Field(default=None, max_length=6,
+                                      description="kinds of product wanted, e.g. 电热水器, coffee maker")
+    specs: list[_Text] | None = Field(default=None, max_length=4, description="specs as said, e.g. 60升, 16oz / 规格")
+    keywords: list[_Text] | None = Field(default=None, max_length=4,
+                                         description="words the products must mention / 必须提到的词")
     sort: Literal["relevance", "price"] = Field(default="relevance", description="price: cheapest first / 从便宜到贵")
     image: bool | str | None = Field(default=None, description="true: search by the shopper's photo / 按图片找")
 
@@ -79,7 +85,7 @@ class SearchCatalogArgs(_Filtered):
 class SimilarArgs(_Filtered):
     """Arguments of similar_products."""
 
-    product_id: str = Field(description="id of a product shown / 商品编号")
+    product_id: _Text = Field(description="id of a product shown / 商品编号")
     modality: Literal["fused", "text", "image"] = Field(
         default="fused", description="fused (default), text, or image (looks alike / 长得像)")
 
@@ -94,27 +100,27 @@ class RecommendArgs(_Filtered):
 class DetailsArgs(BaseModel):
     """Arguments of product_details."""
 
-    product_ids: list[str] = Field(min_length=1, max_length=10, description="ids of products shown / 商品编号")
+    product_ids: list[_Text] = Field(min_length=1, max_length=10, description="ids of products shown / 商品编号")
 
 
 class CompareArgs(BaseModel):
     """Arguments of compare_products."""
 
-    product_ids: list[str] = Field(min_length=2, max_length=5, description="2-5 ids of products shown / 商品编号")
+    product_ids: list[_Text] = Field(min_length=2, max_length=5, description="2-5 ids of products shown / 商品编号")
 
 
 class AnswerArgs(BaseModel):
     """Arguments of answer_about_product."""
 
-    product_id: str | None = Field(default=None, description="id of the product asked about / 商品编号")
-    product_ids: list[str] | None = Field(default=None, max_length=10, description="several ids: ask each / 多个编号")
-    question: str = Field(description="the shopper's question, in their words / 顾客的问题")
+    product_id: _Text | None = Field(default=None, description="id of the product asked about / 商品编号")
+    product_ids: list[_Text] | None = Field(default=None, max_length=10, description="several ids: ask each / 多个编号")
+    question: str = Field(max_length=300, description="the shopper's question, in their words / 顾客的问题")
 
 
 class CopyArgs(BaseModel):
     """Arguments of write_copy."""
 
-    product_id: str = Field(description="id of the product / 商品编号")
+    product_id: _Text = Field(description="id of the product / 商品编号")
     style: Literal["简洁", "活泼", "高端", "促销", "concise", "playful", "premium", "promotional"] = Field(
         default="简洁", description="copy style / 文案风格")
     language: Literal["zh", "en"] = Field(default="zh", description="zh (中文) or en")
