@@ -84,9 +84,13 @@ class ModelReader:
                                                                      text=text[:MAX_TEXT_CHARS])}]
 
     def __call__(self, text: str, state: DialogueState) -> ModelReading | None:
-        """The model's reading of this turn, or None (the rules read it alone) when the model fails."""
+        """The model's reading of this turn, or None (the rules read it alone) when the model fails, or when it is
+        busy with another shopper's request (a turn's cards never wait behind someone else's reply)."""
         import time
 
+        if getattr(self.writer, "pending", 0) > 0:
+            log.info("the model is busy with another request; the rules read this turn")
+            return None
         on_screen = min(len(state.shown), MAX_SCREEN)
         t0 = time.perf_counter()
         try:

@@ -144,6 +144,7 @@ class LlamaEngine:
                 raise ModelError(f"LoRA adapter {name!r}: file {path} does not exist. Fix: convert the adapter "
                                  "again (daogou.llm.lora_gguf.adapter_gguf_path)")
         self.last_stats: GenerationStats | None = None
+        self._pending, self._pending_lock = 0, threading.Lock()
         self._api_key = secrets.token_urlsafe(32)
         clear_stale_socket_dirs()
         self._socket_dir = Path(tempfile.mkdtemp(prefix=SOCKET_PREFIX))  # 0700: only this user can connect
@@ -310,10 +311,14 @@ class LlamaEngine:
             except Exception as e:  # handed to the consumer, which raises it as a GenerationError
                 chunks.put(e)
             finally:
+                with self._pending_lock:
+                    self._pending -= 1
                 chunks.put(_DONE)
 
         t0 = time.perf_counter()
         worker = threading.Thread(target=call, name="llama-request", daemon=True)
+        with self._pending_lock:
+            self._pending += 1
         worker.start()
         t_first = t_last = 0.0
         decoded = 0
@@ -345,6 +350,12 @@ class LlamaEngine:
             stats.decode_s = t_last - t_first if decoded else 0.0
             stats.total_s = time.perf_counter() - t0
             self.last_stats = stats
+
+    @property
+    def pending(self) -> int:
+        """Requests running or waiting in the engine right now (the agent reads a turn without the model when
+        another shopper's request holds it, so that no card waits behind someone else's reply)."""
+        return self._pending
 
     def metrics(self) -> dict[str, float]:
         """llama.cpp's counters (`tokens_predicted_total`, `requests_processing`, ...) as numbers."""
