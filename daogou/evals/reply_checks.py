@@ -208,7 +208,7 @@ _LEAK = re.compile("|".join((
     r"\bthe shopper\b", r"\bshoppers?(?:'s)?\s+(?:said|asked|wants|needs|message)\b",
     r"\b(?:recommend|suggest|show|tell|offer)\b[^.!?\n]{0,80}?\bto the (?:user|shopper|customer)\b",
     r"\bthe user\b(?!\s+(?:manual|guide|interface))", r"\bproduct data\b", r"\bdata only\b", r"\bconditions\s*:",
-    r"\bsay so honestly\b", r"\bsystem prompt\b", r"\binstructions?\s*:", r"<\|im_(?:start|end)\|>",
+    r"\bsay so honestly\b", r"\bsystem prompt\b", r"<\|im_(?:start|end)\|>",
     r"</?tool_call>", r"^\s*(?:assistant|user|system)\s*:",
     r"购物者", r"(?:顾客|用户)(?:说|问)[:：]", r"商品数据[（(:：]", r"(?:如实|诚实)(?:说明|告知|回答)", r"系统提示",
     r"(?:推荐|介绍)给(?:用户|顾客)", r"(?:用户|顾客)的原话",

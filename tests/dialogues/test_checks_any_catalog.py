@@ -147,7 +147,7 @@ def test_instruction_leaks_fail(text):
 
 @pytest.mark.parametrize("text", [
     "The ChefNova knife is $73.49 and in stock.", "Check the user manual for the warranty.",
-    "这把刀很锋利，适合日常切菜。", "Customers love this coffee maker.",
+    "这把刀很锋利，适合日常切菜。", "Customers love this coffee maker.", "Care instructions: hand wash only.",
 ])
 def test_ordinary_replies_do_not_leak(text):
     assert check_leaks(text) == []
