@@ -268,11 +268,12 @@ def detect_language(text: str, facts: CatalogFacts) -> tuple[str | None, float]:
     share < 0.35; in between (a mixed reply) or with no words at all, None.
     """
     t = _mask(text, facts)
+    # pieces of titles first: a catalog word removed from inside one would leave runs too short to recognise
+    t = _QUOTED_TITLE.sub(lambda m: " " if any(m.group() in title for title in facts.titles) else m.group(), t)
     for term in facts.strip_terms:
         if len(term) >= 2:
             t = t.replace(term, " ")
     t = re.sub(r"\d+(?:\.\d+)?\s*(?:元|美元|欧元)", " ", t)
-    t = _QUOTED_TITLE.sub(lambda m: " " if any(m.group() in title for title in facts.titles) else m.group(), t)
     han, words = len(_CJK.findall(t)), len(_LATIN_WORD.findall(t))
     if han + words == 0:
         return None, 0.0

@@ -182,3 +182,11 @@ def test_an_english_reply_may_quote_part_of_a_long_chinese_title():
     facts = CatalogFacts.from_rows(rows)
     assert detect_language("Yes: the 变频滚筒洗衣机洗烘一体 (D0576) dries clothes too, for 309 CNY.", facts)[0] == "en"
     assert detect_language("是的，这台洗衣机可以烘干衣服，售价309元。", facts)[0] == "zh"
+
+
+def test_a_title_piece_is_recognised_before_catalog_words_are_cut_out_of_it():
+    title = "官方授权意大利Bialetti比乐蒂咖啡壶进口家用煮咖啡摩卡壶手冲泡"
+    facts = CatalogFacts.from_rows([{"id": "D0317", "title": title, "price": 49.0,
+                                     "tags": ["咖啡壶", "摩卡壶", "咖啡"]}])
+    reply = f'Copy for "{title}":\nBialetti比乐蒂咖啡壶进口家用煮咖啡摩卡壶手冲泡\n- Affordable and easy to use'
+    assert detect_language(reply, facts)[0] == "en"
