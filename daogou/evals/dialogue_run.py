@@ -247,7 +247,9 @@ def check_turn(out: Any, expect: Expect, dialogue_language: str, history: Sequen
     lang = e.language or dialogue_language
     if lang != "any":
         got, share = detect_language(text, facts)
-        if got != lang:
+        if not text.strip():
+            fail("language", f"expected a {lang} reply, got an empty reply")
+        elif got != lang:
             fail("language", f"expected a {lang} reply, got {got or 'mixed/none'} (CJK share {share})")
     _check_text(e, text, ref, fail)
     return TurnCheck(failures, shown, called, text, looked_up)

@@ -211,7 +211,8 @@ _LEAK = re.compile("|".join((
     r"\bsay so honestly\b", r"\bsystem prompt\b", r"<\|im_(?:start|end)\|>",
     r"</?tool_call>", r"^\s*(?:assistant|user|system)\s*:",
     r"购物者", r"(?:顾客|用户)(?:说|问)[:：]", r"商品数据[（(:：]", r"(?:如实|诚实)(?:说明|告知|回答)", r"系统提示",
-    r"(?:推荐|介绍)给(?:用户|顾客)", r"(?:用户|顾客)的原话",
+    r"(?:推荐|介绍)给(?:用户|顾客)", r"(?:用户|顾客)的原话", r"最符合(?:顾客|用户|购物者)",
+    r"用[一1]到[三3]句话", r"回答(?:顾客|用户|购物者)",
 )), re.IGNORECASE | re.MULTILINE)
 _BROKEN = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 ECHO_MIN_MESSAGE = 200  # a shopper message this long must not come back in the reply ...
@@ -256,6 +257,7 @@ def _around(text: str, m: re.Match[str], width: int = 20) -> str:
 # ---------------------------------------------------------------------------------------------- language
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_LONG_TERM = 8  # catalog strings this long (titles, their halves) are removed before the pieces of titles
 _QUOTED_TITLE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{4,}")  # a run this long found in a title is quoted from it
 
 
@@ -268,10 +270,14 @@ def detect_language(text: str, facts: CatalogFacts) -> tuple[str | None, float]:
     share < 0.35; in between (a mixed reply) or with no words at all, None.
     """
     t = _mask(text, facts)
-    # pieces of titles first: a catalog word removed from inside one would leave runs too short to recognise
+    # whole titles first, then pieces of titles, then the short catalog words: a word cut out of a title first would
+    # leave pieces too short to recognise, a piece cut out first would leave the title unrecognised
+    for term in facts.strip_terms:
+        if len(term) >= _LONG_TERM:
+            t = t.replace(term, " ")
     t = _QUOTED_TITLE.sub(lambda m: " " if any(m.group() in title for title in facts.titles) else m.group(), t)
     for term in facts.strip_terms:
-        if len(term) >= 2:
+        if 2 <= len(term) < _LONG_TERM:
             t = t.replace(term, " ")
     t = re.sub(r"\d+(?:\.\d+)?\s*(?:元|美元|欧元)", " ", t)
     han, words = len(_CJK.findall(t)), len(_LATIN_WORD.findall(t))

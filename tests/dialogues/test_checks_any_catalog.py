@@ -139,6 +139,8 @@ def test_dollar_prices_are_grounded_like_any_other(shop):
     "I'd recommend this one to the user.",
     "<tool_call>{\"name\": \"search_catalog\"}</tool_call>",
     "推荐给用户：这把刀。",
+    "推荐最符合顾客需求的那件，屏幕是6.1英寸。",
+    "用一到三句话回答顾客：这款煮茶壶保温效果好。",
     "购物者想要一把刀。",
 ])
 def test_instruction_leaks_fail(text):
@@ -190,3 +192,16 @@ def test_a_title_piece_is_recognised_before_catalog_words_are_cut_out_of_it():
                                      "tags": ["咖啡壶", "摩卡壶", "咖啡"]}])
     reply = f'Copy for "{title}":\nBialetti比乐蒂咖啡壶进口家用煮咖啡摩卡壶手冲泡\n- Affordable and easy to use'
     assert detect_language(reply, facts)[0] == "en"
+
+
+def test_a_whole_title_quoted_in_an_english_reply_is_removed_before_its_pieces():
+    title = "Beats Fit Pro无线Wireless降噪耳机蓝牙苹果安卓Earbuds入耳式"
+    facts = CatalogFacts.from_rows([{"id": "D0036", "title": title, "category": "数码电子", "brand": "Beats",
+                                     "price": 1998.0, "tags": ["耳机", "蓝牙"]}])
+    reply = (f'Details of "{title}": category: 数码电子; brand: Beats; price: ¥1998; stock: out of stock; '
+             f"tags: 耳机, 蓝牙; description: {title}.")
+    assert detect_language(reply, facts)[0] == "en"
+
+
+def test_an_empty_reply_is_named_as_such(shop):
+    assert "got an empty reply" in _check(shop, _out("  "), {})[0].reason
