@@ -7,7 +7,9 @@ the default), with the LLM (`--llm`), or both (`--both`):
 - demo/<variant>: the same, re-keyed by each variant of `daogou.evals.catalog_variants` (sku, num12, en-keys, usd,
   all): a variant should pass as often as the original;
 - taobao: tests/dialogues/taobao on the catalog derived from ../shared/data/dev/dev_corpus.jsonl (skipped with a
-  message when that file is absent).
+  message when that file is absent);
+- shop/<name>: each suite under tests/dialogues/shops on its own catalog (an English USD retail shop with SKU ids,
+  a Chinese appliance shop with 12-digit ids and long warranty and installation texts).
 
     python bench/agent_suites.py [--llm | --both] [--only demo --only taobao --only demo/usd] [--out DIR]
 
@@ -27,6 +29,7 @@ from typing import Any
 
 from common import ROOT, format_facts, log, machine_facts, run_cli
 
+SHOPS = ROOT / "tests" / "dialogues" / "shops"
 TITLES = ROOT.parent / "shared" / "data" / "dev" / "dev_corpus.jsonl"
 VARIANTS = ("sku", "num12", "en-keys", "usd", "all")  # daogou.evals.catalog_variants.VARIANTS (not imported:
 # the bench runs the CLI of whatever checkout it is in)
@@ -39,6 +42,9 @@ def _plan(args: argparse.Namespace) -> dict[str, list[str] | str]:
         suites[f"demo/{v}"] = ["--suite", str(ROOT / "tests" / "dialogues"), "--variant", v]
     suites["taobao"] = (["--suite", str(ROOT / "tests" / "dialogues" / "taobao"), "--titles", str(TITLES)]
                         if TITLES.exists() else f"skipped: {TITLES} not present")
+    for shop in sorted(SHOPS.iterdir()):  # small shop catalogs in the shape of the issue-10 failure reports
+        if (shop / "catalog.jsonl").exists():
+            suites[f"shop/{shop.name}"] = ["--suite", str(shop), "--catalog", str(shop / "catalog.jsonl")]
     modes = ["rules", "llm"] if args.both else ["llm" if args.llm else "rules"]
     plan: dict[str, list[str] | str] = {}
     for name, cmd in suites.items():
@@ -104,11 +110,13 @@ def main() -> None:
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--llm", action="store_true", help="with the configured LLM (slow on a CPU)")
     mode.add_argument("--both", action="store_true", help="each suite with the rules only and with the LLM")
-    ap.add_argument("--only", action="append", help="suites to run: demo, demo/<variant>, taobao (repeatable)")
+    ap.add_argument("--only", action="append",
+                    help="suites to run: demo, demo/<variant>, taobao, shop/<name> (repeatable)")
     ap.add_argument("--timeout", type=float, default=7200, help="seconds allowed per run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
-    known = {"demo", "taobao", *(f"demo/{v}" for v in VARIANTS)}
+    known = {"demo", "taobao", *(f"demo/{v}" for v in VARIANTS),
+             *(f"shop/{p.name}" for p in SHOPS.iterdir() if (p / "catalog.jsonl").exists())}
     if args.only and set(args.only) - known:
         raise SystemExit(f"--only {sorted(set(args.only) - known)}: valid suites are {', '.join(sorted(known))}")
 

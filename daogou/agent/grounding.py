@@ -41,7 +41,10 @@ _LEAK = re.compile(
     r"product data|data only|conditions:|\bproducts? \d\b|\bthe (first|second) product\b|"
     r"situation:|\binstructions?\b|as an ai|language model|recommend .{0,60} to (the|this) (user|customer|shopper)|"
     r"顾客说|顾客的|^\s*顾客[:：]|用户说|商品数据|商品资料|数据中|仅供参考的数据|条件：|指令|作为(一个)?(ai|人工智能|语言模型)|"
-    r"推荐给顾客|向顾客推荐|第\s*\d\s*件商品|商品\s*\d(?!\d)|\|\s*[$¥￥€£]?\d)",
+    r"推荐给顾客|向顾客推荐|第\s*\d\s*件商品|商品\s*\d(?!\d)|\|\s*[$¥￥€£]?\d|"
+    r"say so honestly|system prompt|<\|im_(?:start|end)\|>|</?tool_call>|^\s*(?:assistant|user|system)\s*:|"
+    r"购物者|(?:顾客|用户)问[:：]|(?:如实|诚实)(?:说明|告知|回答)|系统提示|(?:推荐|介绍)给用户|最符合(?:顾客|用户)|"
+    r"用[一1]到[三3]句话|回答(?:顾客|用户)|只说|用一句话|一个具体特点|from the data|in one sentence|concrete feature)",
     re.I)
 _ATTR_VALUE = re.compile(r"([\u4e00-\u9fffA-Za-z ]{1,12}?)\s*(?:[:：]|是|为|\bis\b)\s*([^，,。.;；!！?？\s]{1,16})")
 _MATERIAL_KEYS = ("材质", "面料", "材料", "material", "fabric")

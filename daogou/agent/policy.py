@@ -88,6 +88,8 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
             args["sort"] = "price"
         if reading.kinds:
             args["kinds"] = list(reading.kinds)
+            if reading.ideas:
+                args["widen"] = True  # a need's kinds are ideas ("gift for her" -> lipstick, scarf), not asked for
         if reading.specs:
             args["specs"] = [s.raw for s in reading.specs]
         if reading.missing:

@@ -93,6 +93,7 @@ _ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-./])([A-Za-z0-9][A-Za-z0-9_\-./]*\d[A-
 _WH = re.compile(r"(多久|多少|多大|多重|多长|多宽|多高|几|什么|怎么|如何|是否|哪|^\s*(how|what|which|is|are|does|can|will)\b|"
                  r"\b(how|what|which)\b)", re.I)
 _HAVE = re.compile(r"(有没有|有吗|^\s*有.{0,20}[吗么][?？]?$|do you (have|carry|sell|stock)|have you got|got any)", re.I)
+_STOCK_Q = re.compile(r"(有货|有库存|有现货|还有吗|卖完了|售罄)|\b(in stock|available|sold out)\b", re.I)
 _WHICH = re.compile(r"(哪个|哪款|哪一个|哪一款|哪件|哪双|哪台|which one|which of (them|these|the)|which is|which has)", re.I)
 # "那粉色连帽外套呢？", "what about the Grey slim phone?": the previous question, asked of another product
 _ELLIPSIS = re.compile(r"^\s*(那|那么|还有)?.{2,40}(呢|怎么样)[?？]?\s*$|^\s*(what|how) about\b|^\s*and (the|that)\b",
@@ -174,6 +175,7 @@ class Reading:
     kinds: list[str] = field(default_factory=list)  # kinds of product (catalog terms) the results must be of
     missing: str = ""  # a kind of product the shopper asked for that the catalog does not sell ("手机")
     need: bool = False  # the words state a need or a gift, not a kind of product: search by the kinds it calls for
+    ideas: bool = False  # the kinds are ideas for the need (needs.yaml, the model), not kinds the shopper named
     which: str = ""  # "cheapest" / "dearest": a superlative over the products on screen ("哪个最便宜")
     source: str = "rules"  # who read the intent: "rules" or "model"
     weak_refs: bool = False  # the refs come only from "it"/"this" (the product in focus), not from an id or ordinal
@@ -265,6 +267,25 @@ def _shown_named(text: str, state: DialogueState, vocab: Vocabulary) -> list[str
     return out
 
 
+def _best_shown(text: str, current: str, state: DialogueState, vocab: Vocabulary) -> str | None:
+    """The product on screen that the words name best ("the lighter", "那个八音盒") when it is not `current`: it
+    must share at least two title terms with the words ("八音", "音盒") and more than any other product shown,
+    so that a question word alone ("这个能充电吗") never moves the reference."""
+    terms = vocab.product_terms(text)
+    if len(terms) < 2:
+        return None
+    scores = {}
+    for pid in state.shown:
+        p = state.catalog_seen.get(pid)
+        if p is not None:
+            scores[pid] = len(terms & title_terms([p.title]))
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < 2 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    best = ranked[0][0]
+    return best if best != current and scores.get(current, 0) < ranked[0][1] else None
+
+
 def _next_size(size: str, step: int) -> str | None:
     letters = ["XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL"]
     if size in letters:
@@ -309,6 +330,11 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
     if named and (asks or acts or (state.last_tool == "answer_about_product" and _ELLIPSIS.search(text))):
         refs = r.refs = named
         r.named, weak_ref, names_product = True, False, False
+    if weak_ref and not r.named and len(state.shown) >= 2:
+        better = _best_shown(text, refs[0], state, vocab)
+        if better:  # "那个打火机能充电吗？": "那个" with the kind of one product on screen points at that one
+            refs = r.refs = [better]
+            weak_ref, names_product = False, False
     if not refs and state.shown and _ASKING.search(text) and _ATTRIBUTE_WORDS.search(text):
         found = _shown_named(text, state, vocab)
         if found:
@@ -326,6 +352,9 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
     if not refs and len(state.shown) >= 2 and _WHICH.search(text) and not _HAVE.search(text):
         refs = r.refs = state.shown[:5]  # "哪个容量大一点？", "Which one is waterproof?": ask it of each
         names_product = False
+    if not refs and state.focus and state.last_tool in ("answer_about_product", "product_details") \
+            and _STOCK_Q.search(text) and not names_product:
+        refs = r.refs = [state.focus]  # "现在有货吗？" after a question about one product: its stock, not a search
     if not refs and state.focus and state.last_tool in ("answer_about_product", "product_details") \
             and _WH.search(text) and not names_product and not has_constraints:
         refs = r.refs = [state.focus]  # "一罐有多少克？", "What about the screen size?": still the same product
@@ -420,7 +449,7 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         r.cheapest = bool(_CHEAPEST.search(text))
         _read_kinds(r, text, _kind_words(parsed, r), index)
         if r.need and not r.kinds and state.need:
-            r.kinds = list(state.kinds)  # "她特别喜欢粉色的东西": the same gift, one more wish
+            r.kinds, r.ideas = list(state.kinds), True  # "她特别喜欢粉色的东西": the same gift, one more wish
         # the budget is the same need's: a gift's budget carries to "she loves tea"; a new need or kind starts afresh
         same_need = state.need if r.need else (state.need or not state.kinds or not r.kinds
                                                or bool(set(r.kinds) & set(state.kinds)))
@@ -526,6 +555,7 @@ def _read_kinds(r: Reading, text: str, words: str, index: CatalogIndex) -> None:
         named = [kind.sold] if kind and kind.sold else [kind.phrase] if kind and in_some_title(kind.phrase, index) \
             else []
         r.kinds = named or need_kinds(text, vocab)  # a thing named ("能定位的东西") before the people it is for
+        r.ideas = not named
         return
     if kind is None:
         return
@@ -676,7 +706,7 @@ def combine(rules: Reading, model: ModelReading | None, text: str, state: Dialog
     if r.intent == "search" and not r.missing and (r.need or not r.kinds):
         sold = [k for k in model.kinds if _sold_kind(k, index)]
         if sold and not r.kinds:  # only where the words and the needs table gave no kind of this catalog
-            r.kinds = list(dict.fromkeys(sold + r.kinds))[:6]
+            r.kinds, r.ideas = list(dict.fromkeys(sold + r.kinds))[:6], r.need
             said += f"; kinds {sold}"
     r.notes.append(said)
     return r

@@ -116,8 +116,9 @@ def check_grounding(text: str, shown: Sequence[Mapping[str, Any]], user_texts: S
     "cheaper than" bound: ≤268, ≤33.98), or an amount the product's own texts state with a currency mark
     (基础安装费150元); rounding to a whole number is fine. A bare number
     not followed by a unit is held to the same rule, except that small counts (<= 10) and numbers in shown
-    products' titles, attributes and stock are also fine. Ids are whatever matches the catalog's id shapes:
-    each one in the reply must have been shown or typed by the shopper.
+    products' titles, descriptions, attributes and stock are also fine ("keeps drinks hot for 24-hour trips").
+    Ids are whatever matches the catalog's id shapes: each one in the reply must have been shown or typed by the
+    shopper.
     """
     prices = [float(p["price"]) for p in shown if p.get("price") is not None]
     said = set().union(*(_numbers_said(t) for t in user_texts)) if user_texts else set()
@@ -127,7 +128,7 @@ def check_grounding(text: str, shown: Sequence[Mapping[str, Any]], user_texts: S
              for v in (p.get("title"), p.get("description"), *(p.get("attributes") or {}).values()) if v]
     stated = {value for t in texts for _, value, mark in _prices(t) if mark}  # 基础安装费150元 in a description
     price_ok = set(prices) | said | derived | below | stated
-    facts_nums = {float(n) for p in shown for s in [str(p.get("title") or ""),
+    facts_nums = {float(n) for p in shown for s in [str(p.get("title") or ""), str(p.get("description") or ""),
                                                        *map(str, (p.get("attributes") or {}).values())]
                   for n in re.findall(r"\d+(?:\.\d+)?", s)}
     facts_nums |= {float(p["stock"]) for p in shown if isinstance(p.get("stock"), int)}

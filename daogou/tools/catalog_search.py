@@ -27,6 +27,7 @@ __all__ = ["RESULT_MARGIN", "CatalogSearch", "is_kind", "search_catalog"]
 
 RESULT_MARGIN = 0.08  # only results within this of the best hybrid score (see SearchRequest.margin)
 POOL_FACTOR = 3  # candidates fetched per product shown, before the kind and spec checks
+WIDEN_BELOW = 2  # a need's kinds meeting every constraint: fewer, and other products that do follow
 SPEC_POOL = 50  # candidates fetched when specs must be checked (they are rare among the kind)
 
 
@@ -169,11 +170,14 @@ def _nearest_of_kind(index: CatalogIndex, req: SearchRequest, query: str, kinds:
 def search_catalog(index: CatalogIndex, *, query: str = "", filters: Filters | None = None,
                    kinds: list[str] | None = None, specs: list[str] | None = None, keywords: list[str] | None = None,
                    sort: str = "relevance", image: Image.Image | None = None, k: int = 5,
-                   recent: tuple[str, ...] = ()) -> CatalogSearch:
+                   recent: tuple[str, ...] = (), widen: bool = False) -> CatalogSearch:
     """Products of the kinds asked for that meet every constraint (see the module docstring).
 
     `specs` are spec phrases as the shopper wrote them ("60升", "16oz"); `recent` names the constraints the
-    shopper set this very turn ("price"), which are the last to be given up.
+    shopper set this very turn ("price"), which are the last to be given up. `widen`: the kinds are ideas for a
+    need ("a gift for my girlfriend" -> lipstick, perfume, scarf), not a kind the shopper named; when fewer than
+    WIDEN_BELOW of them meet every constraint, other products that meet every constraint follow them ("she loves
+    pink things": the pink lipstick, then the other pink things under the budget), before any constraint is given up.
     """
     filters = filters or Filters()
     kinds = [k for k in (kinds or []) if k.strip()]
@@ -188,6 +192,9 @@ def search_catalog(index: CatalogIndex, *, query: str = "", filters: Filters | N
     if spec_list and not cards and not result.relaxed:
         cards = _checked(index, search_products(index, replace(req, margin=None)).cards, query, kinds, spec_list,
                          list(keywords or []), result.filters)
+    if widen and not result.relaxed and len(cards) < min(k, WIDEN_BELOW) and not spec_list:
+        have = {c.id for c in cards}
+        cards = cards + [c for c in result.cards if c.id not in have][:k - len(cards)]
     if sort == "price":
         cards = sorted(cards, key=lambda c: (c.price is None, c.price or 0.0))
     if cards and not result.relaxed:

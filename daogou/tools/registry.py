@@ -80,6 +80,8 @@ class SearchCatalogArgs(_Filtered):
                                          description="words the products must mention / 必须提到的词")
     sort: Literal["relevance", "price"] = Field(default="relevance", description="price: cheapest first / 从便宜到贵")
     image: bool | str | None = Field(default=None, description="true: search by the shopper's photo / 按图片找")
+    widen: bool | None = Field(default=None, description="true: the kinds are ideas for a need or a gift, other "
+                               "products may follow / 种类只是建议")
 
 
 class SimilarArgs(_Filtered):
@@ -194,7 +196,8 @@ def _search(ctx: ToolContext, a: SearchCatalogArgs) -> Any:
     if not a.query.strip() and image is None and not a.kinds:
         raise ToolError("query is empty. Pass what the shopper is looking for, e.g. '红色连衣裙'.")
     return search_catalog(ctx.index, query=a.query, filters=filters_from_args(ctx.index, a), kinds=a.kinds,
-                          specs=a.specs, keywords=a.keywords, sort=a.sort, image=image, k=ctx.k, recent=ctx.recent)
+                          specs=a.specs, keywords=a.keywords, sort=a.sort, image=image, k=ctx.k, recent=ctx.recent,
+                          widen=bool(a.widen))
 
 
 def _similar(ctx: ToolContext, a: SimilarArgs) -> Any:

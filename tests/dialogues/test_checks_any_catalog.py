@@ -130,6 +130,12 @@ def test_dollar_prices_are_grounded_like_any_other(shop):
     assert check_grounding("Anything ≤73.48?", [SHOP[0]], ["cheaper?"], shop) == []  # a "cheaper than" bound
 
 
+def test_a_bare_number_from_a_shown_products_description_is_grounded(jd):
+    heater = JD[0]  # description: 基础安装费150元，整机包修8年
+    assert check_grounding("这台包修 8 年，安装费150元。", [heater], ["保修呢"], jd) == []
+    assert "price-like number 2400" in check_grounding("功率2400，很快。", [heater], ["功率呢"], jd)[0]
+
+
 # ------------------------------------------------------------------------------------------------ leaks, breaks, echo
 @pytest.mark.parametrize("text", [
     "Recommend the ChefNova 8-inch chef knife to the shopper.",

@@ -21,12 +21,13 @@ from daogou.settings import Settings
 pytestmark = pytest.mark.integration
 
 SUITE = Path(__file__).parent
-# Regression floors, not targets (issue 10 aims at >= 0.95). Measured with the bundled 0.5B on the llama.cpp engine:
-# 0.89 before the default no_leak check, ~0.72 with it (the Chinese reply writer echoes its instruction,
-# "推荐最符合顾客需求的那件…"); 0.95 without the model. Raise them as the replies stop leaking.
-FLOOR = 0.65
+# Regression floors, not targets (issue 10 aims at >= 0.95). Measured on a quiet CPU with the bundled 0.5B on the
+# llama.cpp engine and the model reading every turn (`python bench/agent_suites.py --both`): 146/149 (0.98) on the
+# suite, 147/149 on its 'all' variant; 140/149 (0.94) with the rules alone (copy needs a model). A few turns of
+# slack for a noisier CI machine, where a busy engine leaves a turn's reading to the rules.
+FLOOR = 0.9
 VARIANT = "all"  # ids SKU-####, English attribute keys, USD prices: every re-keying at once
-VARIANT_FLOOR = 0.65  # the original's floor: a variant sells the same things (measured within a turn or two of it)
+VARIANT_FLOOR = 0.9  # the original's floor: a variant sells the same things (measured within a turn or two of it)
 
 
 @pytest.fixture(scope="module")

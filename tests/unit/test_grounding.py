@@ -74,7 +74,10 @@ def test_ids_of_any_shape_and_currencies():
 def test_instruction_leaks_are_caught():
     for s in ("Recommend the Walnut Side Table to the shopper.", "The shopper should consider the table.",
               "The shopper said: cheaper ones?", "Product data (data only): 1. table", "顾客说想要便宜的。",
-              "根据商品数据，这款很好。"):
+              "根据商品数据，这款很好。", "推荐最符合顾客需求的那件：胡桃木边桌。", "用一到三句话回答顾客：这张桌子不错。",
+              "购物者想要一张桌子。", "Say so honestly: none match.", "<|im_start|>assistant",
+              "assistant: the table is nice.", "这款适合你，只说材料: 玻璃。",
+              "In one sentence: the table is walnut."):
         assert any("leak" in p for p in check_sentence(s, sku_facts())), s
 
 

@@ -70,6 +70,8 @@ def test_colour_words():
     assert colors_in_text("网红同款 bored") == []
     assert colors_in_text("蓝牙耳机") == [] and colors_in_text("白色蓝牙耳机") == ["白色"]  # 蓝牙 is Bluetooth
     assert normalize_color("Navy") == "蓝色" and normalize_color("未知") is None
+    assert colors_in_text("雕牌洗衣粉还有货吗") == [] and colors_in_text("婴儿奶粉") == []  # powders, not pink
+    assert colors_in_text("粉色洗衣粉") == ["粉色"]
 
 
 def test_waterproof_and_english_sizes_and_n_max():

@@ -187,3 +187,21 @@ def test_default_embedding_functions_match_the_real_models_without_loading_them(
     assert image["dim"] == 1280 and image["fingerprint"].startswith("efficientnet-lite0-")
     ef = E5EmbeddingFunction(expected=text)
     assert ef.get_config() == text and ef._encoder is None  # nothing loaded yet
+
+
+def test_a_needs_kinds_are_ideas_other_products_meeting_every_constraint_follow(loaded):
+    """ "She loves red things" after a gift search: the gift's kinds (here running shoes) hold no red product under
+    the budget; with `widen` the red products under the budget are shown, nothing is relaxed. A kind the shopper
+    named (no `widen`) is never widened: the nearest of that kind are shown, labelled as such."""
+    from daogou.tools.catalog_search import search_catalog
+
+    _, index = loaded
+    red = Filters(price_max=300, colors=("红色",))
+    found = search_catalog(index, query="她喜欢红色的东西", filters=red, kinds=["跑步鞋"], widen=True)
+    assert [c.id for c in found.cards] == ["D1"] and not found.nearest
+    named = search_catalog(index, query="她喜欢红色的东西", filters=red, kinds=["跑步鞋"])
+    assert named.nearest and all("跑步鞋" in c.title for c in named.cards)
+    dresses = search_catalog(index, query="连衣裙", filters=Filters(price_max=300), kinds=["连衣裙"])
+    some = search_catalog(index, query="连衣裙", filters=Filters(price_max=300), kinds=["连衣裙"], widen=True)
+    assert [c.id for c in some.cards][:2] == [c.id for c in dresses.cards]  # the kind first, in its order
+    assert {c.id for c in dresses.cards} == {"D1", "D3"}

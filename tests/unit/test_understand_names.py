@@ -153,6 +153,13 @@ def test_the_model_reading_is_taken_only_where_the_words_leave_room_and_is_check
     assert "fishing rod" not in r.kinds and r.refs == []
 
 
+def test_a_needs_kinds_are_searched_as_ideas_a_named_kind_is_not():
+    gift = read_turn("a birthday present for my mom", DialogueState(), VOCAB)  # needs.yaml: mom -> tea
+    assert gift.kinds and gift.ideas and choose_tool(gift, DialogueState(), False).args.get("widen") is True
+    named = read_turn("running shoes for my girlfriend", DialogueState(), VOCAB)
+    assert named.kinds and not named.ideas and "widen" not in choose_tool(named, DialogueState(), False).args
+
+
 def test_reader_setting(monkeypatch):
     import pytest
 
@@ -168,3 +175,19 @@ def test_reader_setting(monkeypatch):
     # a writer without constrained decoding cannot read turns; none at all reads nothing
     assert make_reader(Settings(reader="model"), object(), None) is None
     assert make_reader(Settings(reader="model"), None, None) is None
+
+
+def test_that_one_with_the_kind_of_a_product_on_screen_points_at_it():
+    state = DialogueState(query="礼物", shown=["P3", "P4", "P1"], catalog_seen=_seen("P3", "P4", "P1"), focus="P3")
+    r = read_turn("那个连帽外套有什么尺码？", state, VOCAB)
+    assert r.refs == ["P4"]
+    assert read_turn("这个有什么尺码？", state, VOCAB).refs == ["P3"]  # no kind named: the product in focus
+    assert read_turn("那个茶叶有多重？", state, VOCAB).refs == ["P3"]  # the focus is the one named: it stays
+
+
+def test_a_stock_question_after_a_question_about_one_product_is_about_it():
+    state = DialogueState(query="茶", shown=["P3", "P4"], catalog_seen=_seen("P3", "P4"), focus="P3",
+                          last_tool="answer_about_product")
+    r = read_turn("现在有货吗？", state, VOCAB)
+    assert r.intent == "answer" and r.refs == ["P3"]
+    assert read_turn("Is it in stock?", state, VOCAB).refs == ["P3"]
