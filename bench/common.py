@@ -30,9 +30,12 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_T
 
 def force_offline() -> None:
     """Never reach a model hub (the models come inside installed packages); and, as `daogou` itself does,
-    one numpy BLAS thread (inherited by the child processes, which import numpy after this)."""
+    one numpy BLAS thread and a short OpenMP spin (inherited by the child processes, which load after this)."""
     os.environ.update(OFFLINE_ENV)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from daogou.model_files import set_thread_wait
+
+    set_thread_wait()  # how OpenMP threads wait, as `daogou` sets it (DAOGOU_THREAD_WAIT; --env may override)
 
 
 def apply_env(pairs: list[str] | None) -> None:

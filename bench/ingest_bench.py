@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(args.render.read_text(encoding="utf-8"))
         (print_synthetic if "synthetic" in saved else print_report)(saved)
         return 0
+    apply_env(args.env)  # before force_offline: an OMP_WAIT_POLICY given here is not overridden
     force_offline()
-    apply_env(args.env)
     if args.phase:
         args.result.write_text(json.dumps(phase_synth_ingest(args), ensure_ascii=False))
         return 0

