@@ -286,6 +286,12 @@ def _best_shown(text: str, current: str, state: DialogueState, vocab: Vocabulary
     return best if best != current and scores.get(current, 0) < ranked[0][1] else None
 
 
+def _shares_terms(text: str, pid: str, state: DialogueState, vocab: Vocabulary) -> bool:
+    """Whether the product `pid` (seen in this dialogue) has a title term the words name ("这个手机" of a phone)."""
+    p = state.catalog_seen.get(pid)
+    return p is None or bool(vocab.product_terms(text) & title_terms([p.title]))
+
+
 def _next_size(size: str, step: int) -> str | None:
     letters = ["XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL"]
     if size in letters:
@@ -360,7 +366,10 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
         refs = r.refs = [state.focus]  # "一罐有多少克？", "What about the screen size?": still the same product
 
     priced = new.price_min is not None or new.price_max is not None
-    if not refs and names_product and (asks or _QUESTION.search(text)) and not priced and not _HAVE.search(text):
+    elsewhere = weak_ref and not r.named and not _shares_terms(text, refs[0], state, vocab)
+    if (not refs or elsewhere) and names_product and (asks or _QUESTION.search(text)) and not priced \
+            and not _HAVE.search(text):
+        # "Is the rain jacket waterproof?"; "那个八音盒是什么颜色的？" when the product in focus is no music box
         one = _one_titled(_kind_words(parsed, r), text, parsed.filters.brands, index, state)
         if one:  # "Is the rain jacket waterproof?": the one product whose title says "rain jacket"
             refs = r.refs = [one]

@@ -17,7 +17,7 @@ from tests.dialogues.test_suite_format import unsatisfiable_turns
 SHOPS = Path(__file__).parent / "shops"
 SUITES = sorted(p.name for p in SHOPS.iterdir() if (p / "catalog.jsonl").exists())
 # regression floors from the measured pass rates (README, Dialogues): rules alone, and with the bundled model
-FLOORS = {"retail_en": (0.9, 0.8), "jd_appliances": (0.85, 0.8)}
+FLOORS = {"retail_en": (0.9, 0.9), "jd_appliances": (0.85, 0.85)}  # measured 24/24 and 16/16 both ways
 
 
 @pytest.mark.parametrize("shop", SUITES)

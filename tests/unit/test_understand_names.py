@@ -191,3 +191,10 @@ def test_a_stock_question_after_a_question_about_one_product_is_about_it():
     r = read_turn("现在有货吗？", state, VOCAB)
     assert r.intent == "answer" and r.refs == ["P3"]
     assert read_turn("Is it in stock?", state, VOCAB).refs == ["P3"]
+
+
+def test_that_one_naming_a_kind_the_focus_is_not_finds_the_product_of_that_kind():
+    state = DialogueState(query="茶", shown=["P3"], catalog_seen=_seen("P3"), focus="P3")
+    r = read_turn("那个连帽外套是什么颜色的？", state, VOCAB)
+    assert r.refs == ["P4"] and r.intent == "answer"
+    assert read_turn("这个茶叶是什么颜色的？", state, VOCAB).refs == ["P3"]  # the focus is of that kind: it stays
