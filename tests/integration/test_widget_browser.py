@@ -121,8 +121,11 @@ def embed_origin():
 def widget(widget_home, embed_origin):
     """`daogou serve` (real LLM) under /shop/assistant on a free port; yields the widget's URL."""
     port = _free_port()
+    # every page of these tests comes from 127.0.0.1: no per-client rate limit (tested in tests/unit/test_admission.py
+    # and test_serve_boundary.py), so that a turn never depends on how fast the tests before it ran
     proc = subprocess.Popen(DAOGOU + ["serve", "--port", str(port), "--root-path", SUB_PATH, "--allow-origin",
-                                      embed_origin], env=_env(widget_home), stdout=subprocess.PIPE,
+                                      embed_origin], env=_env(widget_home, DAOGOU_UI_RATE_PER_MIN="0"),
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}{SUB_PATH}/"
     try:
@@ -166,7 +169,7 @@ def _bot_texts(scope) -> list[str]:
 def _wait_cards(scope, n_before: int = 0, timeout: float = 120) -> None:
     end = time.time() + timeout
     while scope.locator(".dg-card").count() <= n_before:
-        assert time.time() < end, "no product cards appeared"
+        assert time.time() < end, f"no product cards appeared; the last replies: {_bot_texts(scope)[-2:]}"
         time.sleep(0.1)
 
 
