@@ -37,7 +37,9 @@ class ToolCall:
     args: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     recent: tuple[str, ...] = ()  # constraints this very turn set ("price"): the last to give up when relaxing
-    reply: str = "greeting"  # without a tool: "greeting", "farewell" (small talk) or "overview" (what the shop sells)
+    # without a tool: "greeting", "farewell" (small talk), "overview" (what the shop sells) or "unknown_ids" (the
+    # shopper typed ids this catalog does not have: said plainly, never replaced by the products on screen)
+    reply: str = "greeting"
     price_said: str = ""  # the price as the shopper said it ("around $50"), for the reply's words
 
 
@@ -70,6 +72,9 @@ def _target(reading: Reading, state: DialogueState) -> str | None:
 
 def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) -> ToolCall:
     intent = reading.intent
+    if reading.unknown_ids and not has_image:
+        return ToolCall(None, {"ids": list(reading.unknown_ids)}, reply="unknown_ids",
+                        notes=[f"ids not in the catalog: {', '.join(reading.unknown_ids)}"])
     if has_image and intent in ("search", "refine", "similar", "greet"):
         args = filters_to_args(reading.parsed.text if intent == "search" else "", reading.parsed.filters)
         args["image"] = "uploaded"
@@ -94,6 +99,8 @@ def _rule_call(reading: Reading, state: DialogueState, has_image: bool, k: int) 
             args["specs"] = [s.raw for s in reading.specs]
         if reading.missing:
             args["missing"] = reading.missing
+            if reading.nearest_ok:
+                args["nearest_ok"] = True
         price_now = reading.parsed.filters.price_min is not None or reading.parsed.filters.price_max is not None \
             or any(n.startswith(("cheaper than", "pricier than")) for n in reading.notes)
         said = " ".join(reading.parsed.mentions.get("price", [])) if price_now else ""

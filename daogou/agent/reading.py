@@ -22,7 +22,7 @@ from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.query import ParsedQuery, Spec, parse_query, specs_in_text
 from daogou.tools.vocabulary import Vocabulary, title_terms
 
-__all__ = ["Reading", "combine", "detect_lang", "ids_in_text", "need_kinds", "read_rules"]
+__all__ = ["Reading", "combine", "detect_lang", "ids_in_text", "need_kinds", "read_rules", "unknown_ids"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -171,9 +171,11 @@ class Reading:
     signals: list[tuple[str, str]] = field(default_factory=list)  # (product_id, event) stated this turn
     notes: list[str] = field(default_factory=list)  # what was revised, for the trace
     ids_typed: list[str] = field(default_factory=list)  # catalog ids the shopper typed, in order
+    unknown_ids: list[str] = field(default_factory=list)  # tokens shaped like this catalog's ids that are none of them
     specs: list[Spec] = field(default_factory=list)  # "60升": products must state this value in this unit
     kinds: list[str] = field(default_factory=list)  # kinds of product (catalog terms) the results must be of
     missing: str = ""  # a kind of product the shopper asked for that the catalog does not sell ("手机")
+    nearest_ok: bool = False  # `missing` was only named ("马克杯"), not asked for: show the nearest, labelled so
     need: bool = False  # the words state a need or a gift, not a kind of product: search by the kinds it calls for
     ideas: bool = False  # the kinds are ideas for the need (needs.yaml, the model), not kinds the shopper named
     which: str = ""  # "cheapest" / "dearest": a superlative over the products on screen ("哪个最便宜")
@@ -196,6 +198,46 @@ def ids_in_text(text: str, index: CatalogIndex) -> list[str]:
                 out.append(candidate)
                 break
     return list(dict.fromkeys(out))
+
+
+MIN_ID_DIGITS = 3  # an id shape needs this many digits ("red-dress-2" is a handle, "SKU-1442" an id)
+MIN_NUMERIC_ID = 8  # an all-digit id shape needs this many ("3000" is a price, "100012345678" an id)
+_SHAPES: dict[str, tuple[object, frozenset[str]]] = {}  # one entry: the id list the shapes were read from
+
+
+def _id_shape(token: str) -> str:
+    """An id's shape: letters upper-cased, every digit 9 ("sku-1442" -> "SKU-9999")."""
+    return re.sub(r"\d", "9", token.upper())
+
+
+def _catalog_id_shapes(index: CatalogIndex) -> frozenset[str]:
+    """The shapes that at least two of the catalog's ids share (read once per state of the catalog)."""
+    ids = index.ids  # (the list of one state of the catalog: a new state is a new list)
+    held = _SHAPES.get("shapes")
+    if held is not None and held[0] is ids:
+        return held[1]
+    counts: dict[str, int] = {}
+    for pid in ids:
+        if sum(ch.isdigit() for ch in pid) >= MIN_ID_DIGITS:
+            shape = _id_shape(pid)
+            counts[shape] = counts.get(shape, 0) + 1
+    shapes = frozenset(s for s, n in counts.items() if (n >= 2 or len(ids) <= 2)
+                       and (not s.isdigit() or len(s) >= MIN_NUMERIC_ID))
+    _SHAPES["shapes"] = (ids, shapes)
+    return shapes
+
+
+def unknown_ids(text: str, index: CatalogIndex) -> list[str]:
+    """Tokens of the text shaped like this catalog's ids that are not ids of it ("SKU-1442" in a shop whose ids run
+    SKU-1001..SKU-1040): a product the shopper names by an id the shop does not have. Only a shape that the
+    catalog's own ids share counts, so model names, prices and sizes are never taken for ids."""
+    tokens = [m.group(1).rstrip(".-/") for m in _ID_TOKEN.finditer(text)]
+    tokens = [t for t in tokens if sum(ch.isdigit() for ch in t) >= MIN_ID_DIGITS
+              and not any(c in index.pos for c in (t, t.upper(), t.lower()))]
+    if not tokens:
+        return []
+    shapes = _catalog_id_shapes(index)
+    return list(dict.fromkeys(t for t in tokens if _id_shape(t) in shapes))
 
 
 def resolve_refs(text: str, state: DialogueState, index: CatalogIndex) -> list[str]:
@@ -315,10 +357,11 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
     parsed = parse_query(text, vocab)
     typed = ids_in_text(text, index)
     refs = resolve_refs(text, state, index)
-    r = Reading(lang=lang, parsed=parsed, intent="search", refs=refs, ids_typed=typed, specs=specs_in_text(text))
+    r = Reading(lang=lang, parsed=parsed, intent="search", refs=refs, ids_typed=typed, specs=specs_in_text(text),
+                unknown_ids=unknown_ids(text, index))
     new = parsed.filters
     words = _strip_constraint_words(text, parsed)
-    for pid in typed:  # an id is a reference, not words naming a kind of product
+    for pid in typed + r.unknown_ids:  # an id is a reference, not words naming a kind of product
         words = re.sub(re.escape(pid), " ", words, flags=re.I)
     names_product = _names_product(words, vocab)
     refines = any(p.search(text) for p in (_CHEAPER, _PRICIER, _SIZE_UP, _SIZE_DOWN, _OTHER_BRAND))
@@ -572,6 +615,10 @@ def _read_kinds(r: Reading, text: str, words: str, index: CatalogIndex) -> None:
         r.kinds = [kind.sold]
     elif kind.buying and vocab.product_count:
         r.missing = kind.phrase  # "有空调卖吗？" where only air-conditioner covers are sold
+    elif vocab.product_count and len(kind.phrase) >= 2 and not in_some_title(kind.phrase, index):
+        # "马克杯" in a shop whose titles never say it: not sold as such; the nearest products are shown, labelled
+        # as the nearest (a shopper's other word for a kind the shop sells still finds it), never as found
+        r.missing, r.nearest_ok = kind.phrase, True
 
 
 def _missing_kind(words: str, text: str, index: CatalogIndex) -> str:

@@ -159,6 +159,10 @@ def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> T
     missing = a.get("missing", "")
     if missing:
         said = [c for c in found.cards if missing.lower() in c.title.lower()]
+        if not said and a.get("nearest_ok") and found.cards:
+            lead = render("messages", "no_exact", lang=lang, what=_said(missing), unmet="")
+            return _list_outcome(found.cards, result.trace + f"; no title says {missing!r}: the nearest", lead,
+                                 lang, nearest=True, cond=cond)
         if not said:
             lead = render("messages", "not_sold", lang=lang, what=_said(missing), kinds=_kinds_sold(ctx.index, lang))
             return ToolOutcome(trace=result.trace + f"; the catalog has no {missing!r}", lead=lead)
@@ -193,6 +197,11 @@ def _run(ctx: ToolContext, call: ToolCall, state: DialogueState, text: str) -> T
         if call.reply == "overview":
             return ToolOutcome(trace="no tool: what the shop sells",
                                lead=render("messages", "overview", lang=lang, categories=_kinds_sold(index, lang)))
+        if call.reply == "unknown_ids":
+            ids = ("、" if lang == "zh" else ", ").join(a.get("ids", []))
+            return ToolOutcome(trace=f"no tool: ids not in the catalog ({ids})",
+                               lead=render("messages", "unknown_ids", lang=lang, ids=ids,
+                                           n=len(a.get("ids", []))))
         return ToolOutcome(trace="no tool: small talk", lead=render("messages", call.reply, lang=lang))
     if call.name in needs_one + ("product_details",) and not (a.get("product_id") or a.get("product_ids")):
         return _need_product(lang)
@@ -201,7 +210,7 @@ def _run(ctx: ToolContext, call: ToolCall, state: DialogueState, text: str) -> T
     if call.name == "write_copy" and ctx.generate is None:
         return ToolOutcome(trace="write_copy: no language model is attached",
                            lead=render("messages", "copy_needs_model", lang=lang))
-    args = {k: v for k, v in a.items() if k not in ("missing", "which")}
+    args = {k: v for k, v in a.items() if k not in ("missing", "which", "nearest_ok")}
     result = call_tool(ctx, call.name, args)
     if call.name == "search_catalog":
         return _search_outcome(ctx, call, result)

@@ -224,8 +224,10 @@ class BM25Index:
             self.idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         else:
             self.idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-            if len(df):  # rank_bm25's floor: a negative idf becomes epsilon x the mean idf
-                self.idf[self.idf < 0] = self.epsilon * float(self.idf.mean())
+            if len(df):  # rank_bm25's floor: a negative idf becomes epsilon x the mean idf; so does a zero one
+                # (a term in exactly half the documents: rank_bm25 scores it 0, so "连衣裙" in a shop where half the
+                # titles say it would match nothing at all)
+                self.idf[self.idf <= 0] = self.epsilon * float(self.idf.mean())
         avgdl = float(self.doc_len.mean()) if n_docs else 0.0
         norm = self.k1 * (1 - self.b + self.b * self.doc_len / avgdl) if avgdl > 0 else np.full(n_docs, k1)
         term_of_posting = np.repeat(np.arange(len(df), dtype=np.int32), np.diff(self.indptr))

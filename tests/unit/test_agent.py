@@ -102,9 +102,11 @@ def test_invented_price_is_removed_from_the_reply(agent_factory):
 
 
 def test_the_model_speaks_only_of_the_product_it_was_asked_about(agent_factory):
-    agent, state = agent_factory("蓝色牛仔连衣裙也很好看。"), DialogueState()
+    shown = agent_factory().run_turn(DialogueState(), "连衣裙").products
+    other = shown[1]["title"]  # a product on screen, but not the one the reply is about
+    agent, state = agent_factory(f"{other}也很好看。"), DialogueState()
     r = agent.run_turn(state, "连衣裙")
-    assert r.products[0]["title"] != "蓝色牛仔连衣裙" and "蓝色牛仔连衣裙也很好看" not in r.text
+    assert r.products[0]["title"] != other and f"{other}也很好看" not in r.text
     assert any("not the product it was asked about" in x for x in r.removed)
 
 
@@ -228,3 +230,20 @@ def test_a_long_message_is_never_carried_or_repeated(agent_factory):
     assert len(state.query) <= 120 and "旅行计划，我最近" not in state.query
     later = agent.run_turn(state, "便宜点的")
     assert "旅行计划" not in later.text and "旅行计划" not in r.text
+
+
+@pytest.mark.parametrize(("text", "what"), [("马克杯", "马克杯"), ("雨伞", "雨伞")])
+def test_a_kind_no_title_names_is_shown_as_the_nearest_never_as_found(agent_factory, text, what):
+    """A bare "马克杯" where no title says it: the nearest products, labelled as the nearest (another word for a kind
+    the shop sells still finds it), never "found N products"; asked for ("有马克杯吗"), it is said not to be sold."""
+    r = agent_factory().run_turn(DialogueState(), text)
+    assert r.tool_calls[0]["args"]["missing"] == what
+    assert r.products and what in r.text
+    assert "为你找到" not in r.text and "Here are" not in r.text
+    asked = agent_factory().run_turn(DialogueState(), "有马克杯吗？")
+    assert asked.products == [] and "没有卖马克杯" in asked.text
+
+
+def test_a_kind_some_title_names_is_found_as_before(agent_factory):
+    r = agent_factory().run_turn(DialogueState(), "连衣裙")
+    assert "missing" not in r.tool_calls[0]["args"] and r.products and "为你找到" in r.text
