@@ -21,7 +21,7 @@ from typing import Any
 from daogou.ingest.images import ImageError, open_image
 from daogou.prompts import render
 
-__all__ = ["CARD_CSS", "ThumbnailCache", "card_html", "cards_html", "escape_text"]
+__all__ = ["CARD_CSS", "ThumbnailCache", "card_html", "cards_html", "catalog_jpeg", "escape_text"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 THUMB_SIDE = 240  # px, long side of an inlined card image
@@ -45,6 +45,23 @@ CARD_CSS = """
 def escape_text(text: str) -> str:
     """Shopper or model text for a chat bubble: HTML-escaped (shows literally, never runs), line breaks kept."""
     return html.escape(text or "", quote=True).replace("\n", "<br>")
+
+
+def catalog_jpeg(path: str | Path | None, *, max_bytes: int, max_pixels: int, side: int) -> bytes | None:
+    """The catalog picture at `path` as JPEG bytes, at most `side` px on its long side; None when there is none, it
+    is not a picture file, or it cannot be read (an ImageError: too big, corrupt, not an image)."""
+    if not path:
+        return None
+    p = Path(path)
+    if p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file():
+        return None
+    try:
+        im = open_image(p, max_bytes=max_bytes, max_pixels=max_pixels, max_side=side)
+    except ImageError:
+        return None
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=80)
+    return buf.getvalue()
 
 
 class ThumbnailCache:
@@ -75,14 +92,8 @@ class ThumbnailCache:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        try:
-            im = open_image(p, max_bytes=self.max_bytes, max_pixels=self.max_pixels, max_side=self.side)
-        except ImageError:
-            uri = None
-        else:
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=80)
-            uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        data = catalog_jpeg(p, max_bytes=self.max_bytes, max_pixels=self.max_pixels, side=self.side)
+        uri = None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
         with self._lock:
             self._cache[key] = uri
             while len(self._cache) > self.max_entries:

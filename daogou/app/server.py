@@ -1,9 +1,10 @@
 """`create_app`: the widget's Blocks served by FastAPI at the configured sub-path, behind the HTTP gate.
 
 The app: the `AccessGuard` (API key, one bounded photo per upload request), CORS for the listed embedding sites
-(the web component), ``frame-ancestors`` for iframes, Gradio's web component loader from this server, redirects
-for a sub-path, and a background task that deletes old uploads. Gradio's upload folder (``GRADIO_TEMP_DIR``, read
-by Gradio per request) is pointed at ``<home>/uploads/incoming`` for this process.
+(the web component), ``frame-ancestors`` for iframes, Gradio's web component loader from this server, the
+products' pictures at ``<root>/images/<id>`` (the API's ``products[].image``: never a path of this server's disk),
+redirects for a sub-path, and a background task that deletes old uploads. Gradio's upload folder
+(``GRADIO_TEMP_DIR``, read by Gradio per request) is pointed at ``<home>/uploads/incoming`` for this process.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from daogou.agent.agent import Agent
 from daogou.app.access import AccessGuard
@@ -75,6 +76,13 @@ def create_app(settings: Settings, agent: Agent, sessions: SessionStore) -> Fast
     @app.get(f"{root}/gradio.js", include_in_schema=False)
     def web_component() -> FileResponse:  # Gradio's web component loader, from this server (no third-party host)
         return FileResponse(GRADIO_JS, media_type="text/javascript")
+
+    @app.get(f"{root}/images/{{product_id:path}}", include_in_schema=False)
+    def product_image(product_id: str) -> Response:  # the `image` of the API's products: the picture, not its path
+        data = widget.product_image(product_id)
+        if data is None:
+            raise HTTPException(404, f"no picture of product {product_id!r} on this server")
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"})
 
     if root:
         @app.get("/", include_in_schema=False)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 from PIL import Image
@@ -24,14 +25,16 @@ from daogou.agent.agent import Agent
 from daogou.app.access import key_tag
 from daogou.app.admission import Busy, RateLimiter, TurnGate
 from daogou.app.browser_sessions import history_messages, restore_identity
-from daogou.app.cards_html import ThumbnailCache, cards_html, escape_text
+from daogou.app.cards_html import ThumbnailCache, cards_html, catalog_jpeg, escape_text
 from daogou.app.conversation import ChatSession
 from daogou.app.session_store import SessionError, SessionStore, StoreUnavailable, validate_id
 from daogou.app.uploads import UploadError, UploadFolder, confine_file_inputs, read_upload, uploads_root
 from daogou.prompts import render
 from daogou.settings import Settings
 
-__all__ = ["ShopWidget"]
+__all__ = ["IMAGE_SIDE", "ShopWidget", "image_url"]
+
+IMAGE_SIDE = 800  # px, long side of a product picture served to API clients (`GET <root>/images/<id>`)
 
 log = logging.getLogger(__name__)
 
@@ -284,17 +287,33 @@ class ShopWidget:
             yield {"session_id": sid, "error": self._busy_text(busy), "busy": True,
                    "retry_after_s": busy.retry_after_s, "done": True}
 
+    def product_image(self, product_id: str) -> bytes | None:
+        """The first picture of a catalog product as JPEG bytes (what `image_url` points at), or None when the
+        product is unknown or has no picture on this server's disk that can be read."""
+        products = self.agent.index.store.get_products([product_id])
+        if not products or not products[0].images or _is_url(products[0].images[0]):
+            return None
+        return catalog_jpeg(products[0].images[0], max_bytes=self.settings.max_image_bytes,
+                            max_pixels=self.settings.max_image_pixels, side=IMAGE_SIDE)
+
+    def _public(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Products as the API shows them: a picture on this server's disk as a URL of this app, never its path."""
+        root = self.settings.ui_root_path
+        return [{**p, "image": image_url(p["id"], root)} if p.get("image") and not _is_url(p["image"]) else p
+                for p in products]
+
     def _api_stream(self, sess: ChatSession, text: str, img: Image.Image | None) -> Iterator[dict[str, Any]]:
         sid = sess.session_id
         out: dict[str, Any] = {"session_id": sid, "tool_calls": [], "products": [], "text": "", "done": False}
         try:
             for event in sess.stream_turn(text, img):
                 if event.kind == "products":
-                    out["products"] = event.data
+                    out["products"] = self._public(event.data)
                 elif event.kind == "token":
                     out["text"] += event.data
                 elif event.kind == "done":
                     out = {"session_id": sid, **event.data.to_json(), "done": True}
+                    out["products"] = self._public(out.get("products") or [])
                 else:
                     continue
                 yield dict(out)
@@ -368,6 +387,15 @@ def _message_parts(message: dict[str, Any] | str | None) -> tuple[str, list[str]
 def _clean(text: str) -> str:
     """`text` with lone surrogates (which JSON may carry but UTF-8 cannot) replaced by '?'."""
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def image_url(product_id: str, root: str = "") -> str:
+    """Where the app serves a product's picture: `<root>/images/<id>` (the id URL-quoted), relative to the host."""
+    return f"{root}/images/{quote(product_id, safe='')}"
+
+
+def _is_url(image: str) -> bool:
+    return image.lower().startswith(("http://", "https://"))
 
 
 def _api_type_error(text: object, image: object, session_id: object) -> str | None:

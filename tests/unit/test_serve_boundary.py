@@ -344,3 +344,23 @@ def test_serve_installs_the_redacting_log_filter(monkeypatch, tmp_path):
         for h in [h for h in root.handlers if h not in before]:
             root.removeHandler(h)
         root.setLevel(level)
+
+
+def test_the_api_gives_a_products_picture_as_a_url_of_the_app_never_a_server_path(served, tmp_path):
+    with served.client() as c:
+        event, payload = _call(c, "ask", ["红色连衣裙", None, ""])
+        products = payload[0]["products"]
+        assert products and all(p["image"] == f"/images/{p['id']}" for p in products)
+        assert str(tmp_path) not in json.dumps(payload)  # no path of the server's disk, anywhere in the turn
+        r = c.get(f"images/{products[0]['id']}")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
+        missing = c.get("images/NO-SUCH-ID")
+        assert missing.status_code == 404 and "NO-SUCH-ID" in missing.text
+        assert c.get("images/..%2F..%2Fetc%2Fpasswd").status_code == 404  # an id, never a path
+
+
+def test_a_catalog_picture_given_as_a_web_url_stays_that_url(served):
+    cdn = {"id": "W1", "title": "x", "image": "https://cdn.example/w1.jpg"}
+    local = {"id": "L/1", "title": "y", "image": "/srv/shop/img/l1.png"}
+    none = {"id": "N1", "title": "z", "image": None}
+    assert served.widget._public([cdn, local, none]) == [cdn, {**local, "image": "/images/L%2F1"}, none]
