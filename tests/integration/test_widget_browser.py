@@ -361,3 +361,39 @@ def test_gradio_client_streams_and_continues_a_session(widget, demo_catalog):
     assert by_image["products"][0]["id"] == "P1024"
     bad = client.predict("x", handle_file(os.__file__), "", api_name="/ask")
     assert "error" in bad and "os.py" in bad["error"]
+
+
+def test_a_second_shoppers_cards_do_not_wait_for_the_first_shoppers_reply(widget):
+    """Two API shoppers at once on the real model: B asks as soon as A's cards are out (A's words still being
+    written); B's cards must come before A's turn ends. The model writes one reply at a time, but the reading of a
+    turn skips a busy model and a search never waits for it. (Order of events, not a wall-clock limit.)"""
+    import threading
+
+    from gradio_client import Client
+
+    events: list[tuple[str, str]] = []  # (shopper, "cards" | "done"), in the order they happened
+    lock, a_cards = threading.Lock(), threading.Event()
+
+    clients = {"A": Client(widget, verbose=False), "B": Client(widget, verbose=False)}  # connected before
+
+    def shopper(name: str, text: str, after: threading.Event | None) -> None:
+        if after is not None:
+            assert after.wait(300), "shopper A never got cards"
+        job = clients[name].submit(text, None, "", api_name="/ask")
+        seen = False
+        for partial in job:
+            if partial.get("products") and not seen:
+                seen = True
+                with lock:
+                    events.append((name, "cards"))
+                if name == "A":
+                    a_cards.set()
+        with lock:
+            events.append((name, "done"))
+
+    a = threading.Thread(target=shopper, args=("A", "推荐一款适合送妈妈的保温杯，说说理由", None))
+    b = threading.Thread(target=shopper, args=("B", "黑色跑步鞋", a_cards))
+    a.start(), b.start()
+    a.join(600), b.join(600)
+    assert ("A", "cards") in events and ("B", "cards") in events, events
+    assert events.index(("B", "cards")) < events.index(("A", "done")), events
