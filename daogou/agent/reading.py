@@ -202,6 +202,7 @@ def ids_in_text(text: str, index: CatalogIndex) -> list[str]:
 
 MIN_ID_DIGITS = 3  # an id shape needs this many digits ("red-dress-2" is a handle, "SKU-1442" an id)
 MIN_NUMERIC_ID = 8  # an all-digit id shape needs this many ("3000" is a price, "100012345678" an id)
+MAX_SHAPE_SAMPLE = 20_000  # ids read for the shapes (a million ids would take seconds)
 _SHAPES: dict[str, tuple[object, frozenset[str]]] = {}  # one entry: the id list the shapes were read from
 
 
@@ -217,7 +218,8 @@ def _catalog_id_shapes(index: CatalogIndex) -> frozenset[str]:
     if held is not None and held[0] is ids:
         return held[1]
     counts: dict[str, int] = {}
-    for pid in ids:
+    step = max(1, len(ids) // MAX_SHAPE_SAMPLE)  # the shapes of a catalog's ids show in an even sample of them
+    for pid in ids[::step]:
         if sum(ch.isdigit() for ch in pid) >= MIN_ID_DIGITS:
             shape = _id_shape(pid)
             counts[shape] = counts.get(shape, 0) + 1
@@ -233,6 +235,7 @@ def unknown_ids(text: str, index: CatalogIndex) -> list[str]:
     catalog's own ids share counts, so model names, prices and sizes are never taken for ids."""
     tokens = [m.group(1).rstrip(".-/") for m in _ID_TOKEN.finditer(text)]
     tokens = [t for t in tokens if sum(ch.isdigit() for ch in t) >= MIN_ID_DIGITS
+              and not (t.isdigit() and len(t) < MIN_NUMERIC_ID)  # a price or a size ("300元", "2000")
               and not any(c in index.pos for c in (t, t.upper(), t.lower()))]
     if not tokens:
         return []
