@@ -8,7 +8,7 @@ nothing matched, the answer the catalog gives), and the facts block the model ma
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -144,18 +144,32 @@ def _said(words: str) -> str:
     return words if len(words) <= MAX_SAID else words[:MAX_SAID].rstrip() + "…"
 
 
-def _conditions(filters: Filters, price_said: str) -> str:
+def _conditions(filters: Filters, price_said: str, lang: str) -> str:
     """The constraints in words; the price as the shopper said it ("around $50"), not the band read from it."""
     if not price_said or (filters.price_min is None and filters.price_max is None):
-        return filters.describe()
-    rest = filters.model_copy(update={"price_min": None, "price_max": None}).describe()
-    return ", ".join(x for x in (price_said.strip(), rest) if x)
+        return filters.describe(lang)
+    rest = filters.model_copy(update={"price_min": None, "price_max": None}).describe(lang)
+    return ("，" if lang == "zh" else ", ").join(x for x in (price_said.strip(), rest) if x)
+
+
+# the constraints a nearest result gave up (`CatalogSearch.unmet`, `SearchResult.dropped`), as a reply says them
+_UNMET = {
+    "zh": {"price": "价格", "size": "尺码", "colour": "颜色", "category": "类目", "brand": "品牌",
+           "stock": "有货（目前缺货）", "waterproof": "防水"},
+    "en": {"price": "price", "size": "size", "colour": "colour", "category": "category", "brand": "brand",
+           "stock": "in stock (sold out at the moment)", "waterproof": "waterproof"},
+}
+
+
+def _unmet(names: Sequence[str], lang: str) -> str:
+    """"价格、有货（目前缺货）": the names given up in the shopper's language; a spec ("60L") as written."""
+    return ("、" if lang == "zh" else ", ").join(_UNMET[lang].get(n, n) for n in names)
 
 
 def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> ToolOutcome:
     lang, a = ctx.lang, call.args
     result: SearchResult = found.result
-    cond = _conditions(result.filters, call.price_said)
+    cond = _conditions(result.filters, call.price_said, lang)
     missing = a.get("missing", "")
     if missing:
         said = [c for c in found.cards if missing.lower() in c.title.lower()]
@@ -169,8 +183,12 @@ def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> T
     if not found.cards:
         what = " ".join(x for x in (a.get("query", ""), f"({cond})" if cond else "") if x)
         return ToolOutcome(trace=result.trace, lead=render("messages", "nothing", lang=lang, what=_said(what)))
+    if found.unverified and not found.nearest:  # by meaning only: no title word confirms it
+        lead = render("messages", "unverified", lang=lang, what=_said(a.get("query", "")), cond=cond)
+        return _list_outcome(found.cards, result.trace + "; no title word confirms the query: nearest by meaning",
+                             lead, lang, nearest=True, cond=cond)
     if found.nearest:
-        unmet = ", ".join(found.unmet) if lang == "en" else "、".join(found.unmet)
+        unmet = _unmet(found.unmet, lang)
         what = " ".join(x for x in (a.get("query", "") or " ".join(a.get("kinds") or []),
                                      f"({cond})" if cond else "") if x)
         lead = render("messages", "no_exact", lang=lang, what=_said(what), unmet=unmet)
@@ -218,7 +236,7 @@ def _run(ctx: ToolContext, call: ToolCall, state: DialogueState, text: str) -> T
         anchor = next(iter(index.store.get_products([a["product_id"]])), None)
         title = anchor.title if anchor else a["product_id"]
         return _list_outcome(result.cards, result.trace, render("messages", "similar", lang=lang, title=title), lang,
-                             nearest=result.relaxed, cond=result.filters.describe())
+                             nearest=result.relaxed, cond=result.filters.describe(lang))
     if call.name == "recommend_for_user":
         personal = any(e in ("liked", "viewed", "carted", "bought", "clicked") for _, e in state.interactions)
         return _list_outcome(result.cards, result.trace, render("messages", "recommend", lang=lang,

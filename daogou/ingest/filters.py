@@ -111,8 +111,10 @@ class Filters(BaseModel):
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def describe(self) -> str:
-        """A short human-readable summary, e.g. "≤300 CNY, 红色"."""
+    def describe(self, lang: str = "en") -> str:
+        """A short human-readable summary in the shopper's language, e.g. "≤300, 红色, 有货" (zh) or "≤300, 红色,
+        in stock" (en): the values as the catalog writes them, the words around them in `lang`."""
+        zh = lang == "zh"
         parts = []
         if self.price_min is not None and self.price_max is not None:
             parts.append(f"{self.price_min:g}–{self.price_max:g}")
@@ -121,12 +123,12 @@ class Filters(BaseModel):
         elif self.price_min is not None:
             parts.append(f"≥{self.price_min:g}")
         parts += list(self.categories) + list(self.brands) + list(self.colors) + list(self.sizes)
-        parts += [f"not {b}" for b in self.exclude_brands]
+        parts += [f"不要{b}" if zh else f"not {b}" for b in self.exclude_brands]
         if self.in_stock:
-            parts.append("in stock")
+            parts.append("有货" if zh else "in stock")
         if self.waterproof:
-            parts.append("waterproof")
-        return ", ".join(parts)
+            parts.append("防水" if zh else "waterproof")
+        return ("，" if zh else ", ").join(parts)
 
 
 def _any_of(key: str, values: tuple[str, ...]) -> dict[str, Any]:

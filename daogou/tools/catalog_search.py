@@ -39,6 +39,9 @@ class CatalogSearch:
     nearest: bool = False  # nothing of the kind met every constraint: these are the nearest, labelled so
     missing: str = ""  # the kind asked for, when the catalog holds nothing of it
     unmet: list[str] = field(default_factory=list)  # constraints the nearest products do not meet ("60L", "≤2000")
+    # the query is in a script the catalog's titles are not written in and nothing confirms what it names
+    # ("Do you sell dishwashers?" of a Chinese-only catalog): the ranking is by meaning only, and the reply says so
+    unverified: bool = False
 
     @property
     def cards(self) -> list[ProductCard]:
@@ -140,11 +143,13 @@ def _checked(index: CatalogIndex, cards: list[ProductCard], query: str, kinds: l
 
 def _nearest_of_kind(index: CatalogIndex, req: SearchRequest, query: str, kinds: list[str], specs: list[Spec],
                      keep: tuple[str, ...]) -> tuple[list[ProductCard], list[str]]:
-    """The products of the kind asked for with the constraints given up one by one (price first, unless the
-    shopper has just set the price: then the older constraints go first); and which were given up."""
+    """The products of the kind asked for with the constraints given up one by one (price, stock, size, colour,
+    waterproof, brand: "the blue dress, sold out" before a red one; a constraint the shopper has just set goes
+    last); and which were given up."""
     f = req.filters
     steps: list[tuple[str, dict]] = [("price", {"price_min": None, "price_max": None}),
-                                     ("other", {"colors": (), "sizes": (), "waterproof": False, "in_stock": False}),
+                                     ("stock", {"in_stock": False}), ("size", {"sizes": ()}),
+                                     ("colour", {"colors": ()}), ("waterproof", {"waterproof": False}),
                                      ("brand", {"brands": ()})]
     steps.sort(key=lambda step: step[0] in keep)
     dropped: list[str] = []
@@ -165,6 +170,19 @@ def _nearest_of_kind(index: CatalogIndex, req: SearchRequest, query: str, kinds:
             left_specs = []
         else:
             return [], dropped
+
+
+def _unverified(index: CatalogIndex, query: str, kinds: list[str], filters: Filters,
+                cards: list[ProductCard]) -> bool:
+    """Whether nothing confirms that `cards` are what `query` names: it is written in a script the catalog's titles
+    are not (an English query, a Chinese-only catalog), no kind, category, brand, colour or size of the catalog was
+    read from it (a price alone says nothing of what), and no word of it is in a card's title, category or type."""
+    q = query.strip()
+    read = filters.categories or filters.brands or filters.colors or filters.sizes
+    if not q or not cards or kinds or read or index.vocabulary.writes_in(q):
+        return False
+    words = title_terms([q])
+    return bool(words) and not any(words & _card_terms(c) for c in cards)
 
 
 def search_catalog(index: CatalogIndex, *, query: str = "", filters: Filters | None = None,
@@ -198,10 +216,12 @@ def search_catalog(index: CatalogIndex, *, query: str = "", filters: Filters | N
     if sort == "price":
         cards = sorted(cards, key=lambda c: (c.price is None, c.price or 0.0))
     if cards and not result.relaxed:
-        return CatalogSearch(replace(result, cards=cards[:k]))
+        return CatalogSearch(replace(result, cards=cards[:k]),
+                             unverified=_unverified(index, query, kinds, result.filters, cards[:k]))
     if not _names_kind(index, query, kinds) and not spec_list:  # no kind to check: the ranking stands
         return CatalogSearch(replace(result, cards=result.cards[:k]), nearest=result.relaxed,
-                             unmet=list(result.dropped))
+                             unmet=list(result.dropped),
+                             unverified=_unverified(index, query, kinds, result.filters, result.cards[:k]))
     nearest, dropped = _nearest_of_kind(index, req, query, kinds, spec_list, recent)
     unmet = dropped or list(result.dropped)
     if not nearest:

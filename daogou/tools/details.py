@@ -173,7 +173,7 @@ def answer_about_product(index: CatalogIndex, product_id: str, question: str, *,
     if not products:
         raise unknown_ids_error(unknown, index.ids)
     p = products[0]
-    found = find_facts(p, question, lang)
+    found = find_facts(p, question, lang, values=index.vocabulary.attribute_values)
     card = ProductCard.from_product(p)
     q = question.strip()
     topics = found.topics or found.keywords

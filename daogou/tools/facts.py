@@ -10,11 +10,12 @@ question's keywords. It only ever returns text that the record holds.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from daogou.ingest.schema import Product, Variant
 from daogou.ingest.vocab import color_names_en, colors_in_text, normalize_color, split_values
+from daogou.tools.vocabulary import KIND_KEYS
 
 __all__ = [
     "CONCEPTS",
@@ -371,8 +372,79 @@ def _passages(p: Product) -> list[tuple[str, str]]:
     return units
 
 
-def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
-    """The catalog facts that answer `question` about `product` (see the module docstring); never a guess."""
+# "哪个是不锈钢的？", "是纯棉的吗", "which one is stainless steel?", "is it leather?": asks whether a value applies
+_ASKS_IS = re.compile(r"哪(?:个|款|一个|一款|件|一件|种|些)|是不是|是.{1,16}[吗嘛么]|[吗嘛][？?。.\s]*$|的[？?。.\s]*$|"
+                      r"\bwhich\b|^(?:is|are)\b|\b(?:is|are) (?:it|this|that|they|these|those)\b", re.I)
+_VALUE_STOP_CHARS = _STOP_CHARS | set("哪个是")
+
+
+def _asked_terms(q: str, value_text: str) -> list[str]:
+    """The words of question `q` (lower case) that `value_text` (lower case) holds: maximal CJK runs of 2+ characters
+    (never a stop bigram or a run through a particle) and whole Latin words of 3+ letters that are not stop words."""
+    found: list[str] = []
+    for run in _CJK_RUN.findall(q):
+        i = 0
+        while i < len(run) - 1:
+            best = ""
+            for j in range(len(run), i + 1, -1):
+                piece = run[i:j]
+                if piece in value_text and not set(piece) & _VALUE_STOP_CHARS and piece not in _STOP_BIGRAMS:
+                    best = piece
+                    break
+            if best:
+                found.append(best)
+                i += len(best)
+            else:
+                i += 1
+    words = set(_LATIN_WORD.findall(value_text))
+    found += [w for w in _LATIN_WORD.findall(q) if len(w) >= 3 and w not in _STOP_WORDS and w in words]
+    return list(dict.fromkeys(found))
+
+
+def _value_facts(product: Product, q: str, values: Mapping[str, Sequence[str]], lang: str,
+                 keys: Sequence[str] | None = None) -> tuple[list[Fact], bool | None, str]:
+    """Facts and a verdict for "is it <value>?" questions: the attribute keys (of `keys`, or any) whose values (the
+    product's own, or any product's in `values`) hold the question's words, then this product's value of each key:
+    yes when it holds them all. A product without that key is judged by its title, or not at all. Kind keys
+    ("类型") count only alone."""
+    asked: dict[str, list[str]] = {}
+    own = {k: v for k, v in product.attributes.items() if v}
+    for key in keys if keys is not None else dict.fromkeys([*own, *values]):
+        text = "\x00".join([own.get(key, ""), *values.get(key, ())]).lower()
+        terms = _asked_terms(q, text)
+        if terms:
+            asked[key] = terms
+    if any(k.lower() not in KIND_KEYS for k in asked):
+        asked = {k: t for k, t in asked.items() if k.lower() not in KIND_KEYS}
+    facts: list[Fact] = []
+    verdicts: list[bool] = []
+    notes: list[str] = []
+    title = product.title.lower()
+    colon = "：" if lang == "zh" else ": "
+    for key, terms in asked.items():
+        value = own.get(key)
+        if value is not None:
+            verdicts.append(all(t in value.lower() for t in terms))
+            facts.append(Fact(key, value, "attributes"))
+            notes.append(f"{key}{colon}{value}")
+        elif all(t in title for t in terms):
+            verdicts.append(True)
+            facts.append(Fact(field_label("title", lang), product.title, "title"))
+            said = "、".join(terms) if lang == "zh" else ", ".join(terms)
+            notes.append(f"标题写明{said}" if lang == "zh" else f"the title says {said}")
+    if not facts:
+        return [], None, ""
+    return facts, all(verdicts), ("；" if lang == "zh" else "; ").join(dict.fromkeys(notes))
+
+
+def find_facts(product: Product, question: str, lang: str = "zh", *,
+               values: Mapping[str, Sequence[str]] | None = None) -> FoundFacts:
+    """The catalog facts that answer `question` about `product` (see the module docstring); never a guess.
+
+    `values` (attribute key -> values some product of the catalog holds, e.g. `Vocabulary.attribute_values`) lets an
+    "is it <value>?" question find the key it asks about when this product's value differs ("是不锈钢的吗" of a
+    product whose 材质 is 塑料: no).
+    """
     q = question.strip().lower()
     sizes = _asked_sizes(question)
     colours = colors_in_text(question)
@@ -394,6 +466,14 @@ def find_facts(product: Product, question: str, lang: str = "zh") -> FoundFacts:
             facts.append(Fact(k, v, "attributes"))
     if facts and product.variants and any(t in ("price", "stock") for t in topics):
         facts += _variant_facts(product, q, lang)  # "how much is the blue one": that variant's own price
+    if _ASKS_IS.search(q):
+        if not facts:  # "哪个是不锈钢的": the key whose values hold the asked word
+            facts, verdict, note = _value_facts(product, q, values or {}, lang)
+        elif verdict is None:  # "适合学生吗": the topic's attribute found; does its value hold the asked word?
+            keys = [f.field for f in facts if f.source == "attributes"]
+            _, said, said_note = _value_facts(product, q, values or {}, lang, keys)
+            if said is not None:
+                verdict, note = said, said_note
     groups, n_named = _keyword_groups(q, product.title.lower(), topics, sizes, colours)
     named = groups[:n_named]  # when the question names a topic, a passage must speak of it, not just share words
     if not facts:

@@ -261,11 +261,11 @@ def _query(index: CatalogIndex, req: SearchRequest, fusion: str) -> tuple[_Query
 # Which constraints to give up, in order, when nothing meets them all: price first, then attributes.
 _RELAX_STEPS: list[tuple[str, dict[str, Any]]] = [
     ("price", {"price_min": None, "price_max": None}),
+    ("stock", {"in_stock": False}),  # the product asked for, sold out, before another one in stock
     ("size", {"sizes": ()}),
     ("colour", {"colors": ()}),
     ("category", {"categories": ()}),  # before brand: a named brand says more than a category word
     ("brand", {"brands": ()}),
-    ("stock", {"in_stock": False}),
     ("waterproof", {"waterproof": False}),
 ]
 

@@ -247,3 +247,23 @@ def test_a_kind_no_title_names_is_shown_as_the_nearest_never_as_found(agent_fact
 def test_a_kind_some_title_names_is_found_as_before(agent_factory):
     r = agent_factory().run_turn(DialogueState(), "连衣裙")
     assert "missing" not in r.tool_calls[0]["args"] and r.products and "为你找到" in r.text
+
+
+def test_a_sold_out_product_is_the_nearest_and_the_reply_says_it_is_sold_out(agent_factory):
+    """Only the blue dress (D3) is blue, and it is sold out: it is shown as the nearest with the stock given up, in
+    the shopper's language (never an internal name like 'other' or 'in stock' in a Chinese reply)."""
+    r = agent_factory().run_turn(DialogueState(), "有货的蓝色连衣裙")
+    assert r.tool_calls[0]["args"].get("in_stock") is True
+    assert [p["id"] for p in r.products][:1] == ["D3"]
+    assert "目前缺货" in r.text and "other" not in r.text and "in stock" not in r.text
+    en = agent_factory().run_turn(DialogueState(), "a blue dress that is in stock")
+    assert [p["id"] for p in en.products][:1] == ["D3"] and "sold out" in en.text
+
+
+def test_a_query_no_title_can_confirm_across_scripts_is_labelled_by_meaning_only(agent_factory):
+    """The titles are Chinese: "dishwashers" matches no title word, kind, category or brand, so the products shown are
+    only the nearest by meaning and the reply says so; "running shoes" reads the catalog's category and is found."""
+    r = agent_factory().run_turn(DialogueState(), "Do you sell dishwashers?")
+    assert "couldn't find \"dishwashers\" by name" in r.text and "Here " not in r.text
+    shoes = agent_factory().run_turn(DialogueState(), "do you have running shoes?")
+    assert [p["id"] for p in shoes.products] == ["S1"] and "Here is 1 product" in shoes.text

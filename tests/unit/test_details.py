@@ -154,6 +154,45 @@ def test_not_said_note_names_the_topic_in_the_shoppers_language(index):
     assert not answer_about_product(index, "T1", "帐篷重吗").found  # 帐篷 names the product; 重 asks the weight
 
 
+CUPS = [
+    {"id": "cup-a", "title": "富光316不锈钢保温杯大容量", "price": 26.9,
+     "attributes": {"材质": "316不锈钢", "适用人群": "儿童/学生"}},
+    {"id": "cup-b", "title": "富光学生塑料太空杯", "price": 49,
+     "attributes": {"材质": "塑料", "适用人群": "女士/学生"}},
+    {"id": "cup-c", "title": "不锈钢焖烧杯", "price": 59},  # no attributes: only its title says it
+    {"id": "mug-1", "title": "Enamel camping mug", "price": 12, "currency": "USD",
+     "attributes": {"material": "stainless steel", "type": "mug"}},
+    {"id": "mug-2", "title": "Ceramic coffee mug", "price": 9, "currency": "USD",
+     "attributes": {"material": "ceramic", "type": "mug"}},
+]
+
+
+@pytest.fixture
+def cups(fake_store, settings, tmp_path):
+    return load_catalog(fake_store, settings, tmp_path, [dict(r) for r in CUPS])
+
+
+@pytest.mark.parametrize(("pid", "question", "lang", "verdict", "value"), [
+    ("cup-a", "哪个是不锈钢的？", "zh", True, "材质：316不锈钢"),
+    ("cup-b", "哪个是不锈钢的？", "zh", False, "材质：塑料"),  # its 材质 is known, so the answer is no, not "not said"
+    ("cup-c", "这个是不锈钢的吗", "zh", True, "标题写明不锈钢"),
+    ("cup-b", "是塑料的吗", "zh", True, "材质：塑料"),
+    ("cup-a", "适合学生吗", "zh", True, "适用人群：儿童/学生"),
+    ("mug-1", "Which one is stainless steel?", "en", True, "material: stainless steel"),
+    ("mug-2", "is it stainless steel?", "en", False, "material: ceramic"),
+    ("mug-2", "Is this mug ceramic?", "en", True, "material: ceramic"),  # 'mug' (a kind) is not what it asks
+])
+def test_is_it_value_questions_read_the_key_that_holds_the_value(cups, pid, question, lang, verdict, value):
+    res = answer_about_product(cups, pid, question, lang=lang)
+    assert res.found and res.verdict is verdict and res.note == value
+
+
+def test_a_value_no_product_holds_is_not_said(cups):
+    res = answer_about_product(cups, "cup-b", "哪个是玻璃的？")
+    assert not res.found and res.verdict is None
+    assert not answer_about_product(cups, "mug-2", "is it dishwasher safe?", lang="en").found
+
+
 def test_answer_bad_arguments_are_tool_errors(index):
     with pytest.raises(ToolError, match="Unknown product id 'P9999'"):
         answer_about_product(index, "P9999", "多少钱")

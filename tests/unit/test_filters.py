@@ -73,3 +73,9 @@ def test_waterproof_reads_the_attribute_value_not_the_key():
     assert product_metadata(_p(attributes={"防水": "否"}))["waterproof"] is None
     assert not Filters(waterproof=True).matches(product_metadata(_p(attributes={"防水": "否"})))
     assert Filters(waterproof=True).to_where() == {"waterproof": {"$eq": True}}
+
+
+def test_describe_speaks_the_shoppers_language():
+    f = Filters(price_max=300, colors=("红色",), in_stock=True, exclude_brands=("Nike",))
+    assert f.describe("zh") == "≤300，红色，不要Nike，有货"
+    assert f.describe() == "≤300, 红色, not Nike, in stock"
