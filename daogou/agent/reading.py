@@ -516,8 +516,9 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
             r.notes.append("budget carried over")
         if carried.in_stock and not new.in_stock:
             new = new.model_copy(update={"in_stock": True})
-        if _OTHERS.search(text) and state.shown and not _OTHER_BRAND.search(text):
-            new = new.model_copy(update={"exclude_ids": tuple(state.shown)})  # "别的降噪耳机": not the ones shown
+        on_screen = list(state.shown) or ([state.focus] if state.focus else [])  # a list, or the one asked about
+        if _OTHERS.search(text) and on_screen and not _OTHER_BRAND.search(text):
+            new = new.model_copy(update={"exclude_ids": tuple(on_screen)})  # "别的降噪耳机": not the ones shown
             r.notes.append("not the products already shown")
         if carried.exclude_brands:
             new = new.model_copy(update={"exclude_brands": tuple(dict.fromkeys(carried.exclude_brands

@@ -166,13 +166,27 @@ def _unmet(names: Sequence[str], lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(_UNMET[lang].get(n, n) for n in names)
 
 
+def _title_says(title: str, phrase: str) -> bool:
+    """Whether `title` writes `phrase`: whole, or each of its Chinese words of two or more characters, in any order,
+    as run-together shop titles do ("降噪耳机" in "无线电竞头戴式降噪7.1声道耳机")."""
+    low, want = title.lower(), phrase.lower().strip()
+    if want in low:
+        return True
+    if not re.search(r"[\u3400-\u9fff]", want):
+        return False
+    import jieba
+
+    words = [w for w in jieba.lcut(want) if len(w) >= 2]
+    return len(words) >= 2 and all(w in low for w in words)
+
+
 def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> ToolOutcome:
     lang, a = ctx.lang, call.args
     result: SearchResult = found.result
     cond = _conditions(result.filters, call.price_said, lang)
     missing = a.get("missing", "")
     if missing:
-        said = [c for c in found.cards if missing.lower() in c.title.lower()]
+        said = [c for c in found.cards if _title_says(c.title, missing)]
         if not said and a.get("nearest_ok") and found.cards:
             lead = render("messages", "no_exact", lang=lang, what=_said(missing), unmet="")
             return _list_outcome(found.cards, result.trace + f"; no title says {missing!r}: the nearest", lead,

@@ -267,3 +267,26 @@ def test_a_query_no_title_can_confirm_across_scripts_is_labelled_by_meaning_only
     assert "couldn't find \"dishwashers\" by name" in r.text and "Here " not in r.text
     shoes = agent_factory().run_turn(DialogueState(), "do you have running shoes?")
     assert [p["id"] for p in shoes.products] == ["S1"] and "Here is 1 product" in shoes.text
+
+
+def test_other_ones_after_asking_about_one_product_leave_that_product_out(agent_factory):
+    """"D1 还有货吗？" then "有没有别的连衣裙？": the product asked about is not shown again as the 'other' one."""
+    agent, state = agent_factory(), DialogueState()
+    first = agent.run_turn(state, "D1 还有货吗？")
+    assert [p["id"] for p in first.products] == ["D1"]
+    r = agent.run_turn(state, "有没有别的连衣裙？")
+    assert r.tool_calls[0]["args"].get("exclude_ids") == ["D1"]
+    assert r.products and "D1" not in [p["id"] for p in r.products]
+
+
+@pytest.mark.parametrize(("title", "phrase", "says"), [
+    ("simple同款罗技gprox无线电竞头戴式降噪7.1声道耳机", "降噪耳机", True),  # its words, apart, in a run-together title
+    ("Beats Fit Pro无线降噪耳机蓝牙", "降噪耳机", True),
+    ("陶瓷杯", "马克杯", False),  # one word: it must be written whole
+    ("Grey ceramic mug", "mug", True),
+    ("耳机海绵套", "降噪耳机", False),
+])
+def test_a_title_says_a_kind_whole_or_word_by_word(title, phrase, says):
+    from daogou.agent.runner import _title_says
+
+    assert _title_says(title, phrase) is says
