@@ -43,7 +43,8 @@ def test_the_plan_follows_the_share_the_mask_lets_through(monkeypatch):
     monkeypatch.setattr(dense, "EXACT_BUDGET", 150_000)
     assert dense.plan(1_000_000, 1_000_000, 50) == "hnsw"
     assert dense.plan(1_000_000, 30_000, 50) == "exact"  # few rows: gathering them costs 150k rows' worth
-    assert dense.plan(1_000_000, 60_000, 50) == "exact"  # dearer, but an over-fetch of 3,334 would exceed MAX_FETCH
+    assert dense.plan(1_000_000, 40_000, 50) == "exact"  # dearer, but an over-fetch of 5,000 would exceed MAX_FETCH
+    assert dense.plan(1_000_000, 90_000, 50) == "hnsw+mask"  # one colour of a million: fetch 2,223
     assert dense.plan(1_000_000, 600_000, 50) == "hnsw+mask"  # fetch 334
     assert dense.plan(100_000, 67_000, 50) == "exact"  # a pass over 100k rows is within the budget
     assert dense.exact_cost(100_000, 67_000) == 100_000 and dense.exact_cost(100_000, 10_000) == 50_000
