@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["FUSIONS", "LLM_BACKENDS", "LLM_SIZES", "Settings", "normalize_chroma_url"]
+__all__ = ["FUSIONS", "LLM_BACKENDS", "LLM_SIZES", "TORCH_DTYPES", "Settings", "normalize_chroma_url"]
 
 FUSIONS = ("early", "mid", "late")  # text + image strategies, see daogou/tools/fusion.py
+TORCH_DTYPES = ("auto", "bfloat16", "float32")  # see daogou/llm/torch_dtype.py
 # chat engines (daogou/llm/backends.py): embedded llama.cpp (default), the transformers reference, an
 # OpenAI-compatible server, or none (fixed sentences only)
 LLM_BACKENDS = ("llama", "transformers", "openai", "none")
@@ -49,6 +50,9 @@ class Settings:
     image_roots: tuple[Path, ...] = ()
     search_k: int = 10  # default number of results
     threads: int = 2  # torch threads
+    # dtype of the torch path (transformers reference, `daogou tune`): "auto" = bfloat16 where the CPU has bf16
+    # instructions, else float32 (emulated bf16 is ~66x slower: daogou/llm/torch_dtype.py); DAOGOU_TORCH_DTYPE
+    torch_dtype: str = "auto"
     llm: str = "llama"  # chat engine, one of LLM_BACKENDS (DAOGOU_LLM)
     llm_size: str = "0.5b"  # bundled model, one of LLM_SIZES (DAOGOU_LLM_SIZE)
     # DAOGOU_LLM_PATH: a .gguf file for llm="llama", a transformers folder for llm="transformers"; None -> bundled
@@ -139,6 +143,8 @@ class Settings:
             values["reader"] = env["DAOGOU_READER"].strip().lower()
         if env.get("DAOGOU_THREADS"):
             values["threads"] = _int_env("DAOGOU_THREADS", env["DAOGOU_THREADS"])
+        if env.get("DAOGOU_TORCH_DTYPE"):
+            values["torch_dtype"] = env["DAOGOU_TORCH_DTYPE"].strip().lower()
         if env.get("DAOGOU_CURRENCY"):
             values["currency"] = env["DAOGOU_CURRENCY"]
         if env.get("DAOGOU_IMAGE_ROOTS"):
@@ -158,6 +164,9 @@ class Settings:
         values.update(_check_llm(values))
         if values.get("reader", "model") not in ("rules", "model"):
             raise ValueError(f"DAOGOU_READER={values['reader']!r} is not one of model, rules")
+        if values.get("torch_dtype", "auto") not in TORCH_DTYPES:
+            raise ValueError(f"DAOGOU_TORCH_DTYPE={values['torch_dtype']!r} is not one of {', '.join(TORCH_DTYPES)}; "
+                             "set one of them or unset it (auto)")
         if values.get("fusion", "mid") not in FUSIONS:
             raise ValueError(f"DAOGOU_FUSION={values['fusion']!r} is not one of {', '.join(FUSIONS)}; "
                              "set one of them or unset it")

@@ -9,4 +9,4 @@ export DAOGOU_HOME="${DAOGOU_HOME:-$PWD/.daogou}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # see bench/README.md
 ruff check daogou tests bench
 python -m pytest tests/unit tests/dialogues -q -m "not integration"
-python -m pytest tests/integration tests/dialogues -q -m integration -s
+python -m pytest tests/integration tests/dialogues -q -m integration -s --durations=15

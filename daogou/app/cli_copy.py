@@ -142,7 +142,7 @@ def tune_copy(
     settings = Settings.from_env()
     cfg = TuneConfig(out=out or settings.home / "adapters" / "copy", epochs=epochs, max_steps=max_steps, lr=lr,
                      rank=rank, max_len=max_len, save_every=save_every, resume=resume, seed=seed,
-                     threads=settings.threads)
+                     threads=settings.threads, dtype=settings.torch_dtype)
     try:
         info = tune_copy_adapter(chosen, cfg, settings, data_name=str(data))
     except (TuneError, OSError, ValueError) as e:

@@ -39,7 +39,8 @@ __all__ = ["DTYPES", "ChatLLM", "GenerationError", "GenerationStats", "LocalLLM"
 
 log = logging.getLogger(__name__)
 
-DTYPES = ("bfloat16", "float32", "int8")  # int8: fp32 weights + torch dynamic int8 quantization of Linear layers
+# int8: fp32 weights + torch dynamic int8 quantization of Linear layers; auto: see daogou/llm/torch_dtype.py
+DTYPES = ("auto", "bfloat16", "float32", "int8")
 
 
 @dataclass
@@ -67,8 +68,9 @@ class LocalLLM:
             Qwen2.5-Coder-0.5B-Instruct bf16 copy, converted once from its verified GGUF.
         threads: torch CPU threads (process-wide).
         settings: where the bundled model is cached (`settings.models_dir`); None -> `Settings.from_env()`.
-        dtype: "bfloat16" (default), "float32", or "int8" (fp32 weights, dynamic int8 Linear layers:
-            faster decoding here but measurably worse tool choices — see bench/llm_bench.py).
+        dtype: "bfloat16", "float32", "int8" (fp32 weights, dynamic int8 Linear layers: faster decoding here
+            but measurably worse tool choices — see bench/llm_bench.py) or "auto": bfloat16 where the CPU has
+            bf16 instructions, else float32 (torch_dtype.py); None -> settings.torch_dtype (default "auto").
         prefix_cache_size: how many KV states of past prompts to keep (LRU); 0 disables the reuse.
         prefill_chunk: prompts are prefilled in chunks aligned at multiples of this many tokens, and only
             whole chunks are reused, so a cached prefix yields exactly the numbers (and tokens) of a cold
@@ -85,10 +87,18 @@ class LocalLLM:
     """
 
     def __init__(self, model_path: Path | None = None, *, threads: int = 2, settings: Settings | None = None,
-                 dtype: str = "bfloat16", prefix_cache_size: int = 4, prefill_chunk: int = 256,
+                 dtype: str | None = None, prefix_cache_size: int = 4, prefill_chunk: int = 256,
                  jump_forward: bool = True, adapter: Path | None = None) -> None:
+        if dtype is None:
+            from daogou.settings import Settings
+
+            dtype = (settings or Settings.from_env()).torch_dtype
         if dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r} is not supported; choose one of {DTYPES}")
+        if dtype == "auto":
+            from daogou.llm.torch_dtype import resolve_dtype
+
+            dtype = resolve_dtype(dtype)
         for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
             os.environ.setdefault(var, "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer

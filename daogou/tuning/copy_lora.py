@@ -28,6 +28,7 @@ import torch
 
 from daogou.evals.copy_data import CopyExample
 from daogou.llm.adapters import AdapterInfo, base_model_hash
+from daogou.llm.torch_dtype import resolve_dtype
 from daogou.settings import Settings
 from daogou.tools.copywriter import copy_prompt
 
@@ -60,6 +61,7 @@ class TuneConfig:
     resume: bool = True  # continue from <out>/checkpoint when it exists
     seed: int = 0  # example order and LoRA initialisation
     threads: int = 2  # torch threads
+    dtype: str = "auto"  # base weights: bfloat16, float32, or auto (bf16 only with bf16 CPU instructions)
     target_modules: tuple[str, ...] = TARGET_MODULES
 
 
@@ -138,11 +140,12 @@ def tune_copy_adapter(examples: Sequence[CopyExample], cfg: TuneConfig, settings
                    "lr": cfg.lr, "max_len": cfg.max_len, "seed": cfg.seed, "epochs": cfg.epochs,
                    "targets": list(cfg.target_modules)}
 
-    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.bfloat16)
+    dtype = resolve_dtype(cfg.dtype)  # emulated bf16 is ~66x slower than float32 (torch_dtype.py)
+    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=getattr(torch, dtype))
     model.config.use_cache = False
     lora = LoraConfig(r=cfg.rank, lora_alpha=2 * cfg.rank, lora_dropout=0.0, target_modules=list(cfg.target_modules),
                       task_type="CAUSAL_LM")
-    model = get_peft_model(model, lora)  # adapter weights in fp32 (peft autocasts them from the bf16 base)
+    model = get_peft_model(model, lora)  # adapter weights in fp32 (peft autocasts them from a bf16 base)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / len(steps)))
@@ -202,7 +205,7 @@ def tune_copy_adapter(examples: Sequence[CopyExample], cfg: TuneConfig, settings
                        max_len=cfg.max_len, loss_first=round(sum(losses[:window]) / window, 4),
                        loss_last=round(sum(losses[-window:]) / window, 4), train_s=round(spent, 1),
                        extra={"targets": list(cfg.target_modules), "seed": cfg.seed, "threads": cfg.threads,
-                              "resumed_from": resumed_from,
+                              "dtype": dtype, "resumed_from": resumed_from,
                               "s_per_step": round(spent / max(1, len(losses)), 2)})
 
     def write_adapter(folder: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import pytest
 import torch
 
+from daogou.llm.torch_dtype import resolve_dtype
 from daogou.llm.transformers_engine import LocalLLM
 from daogou.settings import Settings
 from tests.integration.helpers import MODELS, _env, _run
@@ -41,7 +42,8 @@ def data(tmp_path_factory):
 
 def _tune(data, out, home, *extra):
     r = _run(["tune", "copy", "--data", str(data), "--part", "all", "--out", str(out), "--save-every", "1",
-              "--max-len", "128", "--lr", "1e-3", "--json", *extra], _env(home))
+              "--max-len", "128", "--lr", "1e-3", "--json", *extra], _env(home),
+             timeout=1500)  # the first call may convert the bf16 copy (~1-2 min); float32 without bf16 instructions
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout)
 
@@ -56,6 +58,7 @@ def test_tune_resume_and_the_adapter_changes_the_model(data, tmp_path):
     out = tmp_path / "adapter"
     first = _tune(data, out, tmp_path, "--max-steps", "2")
     assert first["steps"] == 2 and first["examples"] == 8 and first["extra"]["resumed_from"] == 0
+    assert first["extra"]["dtype"] == resolve_dtype("auto")  # float32 on a CPU without bf16 instructions
     assert (out / "adapter_model.safetensors").is_file() and (out / "checkpoint" / "state.json").is_file()
     meta = json.loads((out / "daogou_adapter.json").read_text())
     assert meta["prompt_key"] == "prompt_tuned" and meta["base_sha256"] and len(meta["data_sha256"]) == 64
