@@ -187,7 +187,8 @@ def main() -> None:
         from daogou.llm.transformers_engine import LocalLLM
 
         ref = LocalLLM(llm_transformers_dir(settings), threads=settings.threads, settings=settings)
-        print(f"== reference: transformers bf16, {settings.threads} torch threads", file=sys.stderr)
+        print(f"== reference: transformers {ref.dtype}, {settings.threads} torch threads", file=sys.stderr)
+        out["reference_dtype"] = ref.dtype  # bfloat16, or float32 on a CPU without bf16 instructions (torch_dtype.py)
         speed = _speed(ref, tools, args.new_tokens)
         rdec = _decisions(ref, tools, args.verbose)
         out.update(reference_decode_tok_s=speed["decode_tok_s"], reference_prefill_tok_s=speed["prefill_tok_s"],
