@@ -26,7 +26,9 @@ from daogou.settings import TORCH_DTYPES
 __all__ = ["TORCH_DTYPES", "native_bf16", "resolve_dtype"]
 
 _X86_FLAGS = {"avx512_bf16", "amx_bf16"}
-_LIMITED_ISA = ("sse", "avx2", "avx_", "default")  # ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY values without bf16
+# ONEDNN_MAX_CPU_ISA values that keep bf16 (oneDNN: avx512_core_bf16, avx2_vnni_2, avx512_core_amx...; "all"):
+# any other cap (sse41, avx2, avx512_core, avx512_core_vnni) leaves bf16 matmuls emulated
+_ONEDNN_BF16 = ("bf16", "amx", "avx2_vnni_2", "all")
 
 
 def native_bf16(cpuinfo: str | None = None, env: dict[str, str] | None = None) -> bool:
@@ -35,9 +37,11 @@ def native_bf16(cpuinfo: str | None = None, env: dict[str, str] | None = None) -
     `cpuinfo`: the text of /proc/cpuinfo (read when None; no such file -> False). `env`: os.environ when None.
     """
     env = dict(os.environ) if env is None else env
-    for var in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
-        if env.get(var, "").strip().lower().startswith(_LIMITED_ISA):
-            return False
+    onednn = env.get("ONEDNN_MAX_CPU_ISA", "").strip().lower()
+    if onednn and not any(word in onednn for word in _ONEDNN_BF16):
+        return False
+    if env.get("ATEN_CPU_CAPABILITY", "").strip().lower() in ("default", "avx2"):
+        return False
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")

@@ -69,7 +69,7 @@ def test_a_rekeyed_catalog_variant_with_the_real_model(agent_parts):
 
 
 def test_the_whole_rekeyed_variant_with_the_rules(models_home):
-    """All 149 turns on the variant with the rules alone (real e5 store, no model: ~40 s): what the model half above
+    """All 149 turns on the variant with the rules alone (real e5 store, no model: 27 s here): what the model half above
     leaves out is still run. Measured 142/149 on both the demo and the variant (copy needs a model)."""
     settings = Settings(home=models_home, models_path=Path(os.environ.get("DAOGOU_MODELS") or models_home / "models"),
                         llm="none")

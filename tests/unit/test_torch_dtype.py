@@ -22,9 +22,16 @@ def test_the_model_name_does_not_count_only_the_flags() -> None:
 
 
 @pytest.mark.parametrize("env", [{"ONEDNN_MAX_CPU_ISA": "AVX2"}, {"ATEN_CPU_CAPABILITY": "avx2"},
-                                 {"ONEDNN_MAX_CPU_ISA": "avx2_vnni"}, {"ATEN_CPU_CAPABILITY": "default"}])
+                                 {"ONEDNN_MAX_CPU_ISA": "avx2_vnni"}, {"ATEN_CPU_CAPABILITY": "default"},
+                                 {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}, {"ONEDNN_MAX_CPU_ISA": "avx512_core_vnni"}])
 def test_torch_told_to_keep_off_those_instructions_means_float32(env: dict[str, str]) -> None:
     assert not native_bf16(XEON_AMX, env=env)
+
+
+@pytest.mark.parametrize("env", [{"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}, {"ONEDNN_MAX_CPU_ISA": "avx512_core_amx"},
+                                 {"ONEDNN_MAX_CPU_ISA": "ALL"}, {"ATEN_CPU_CAPABILITY": "avx512"}])
+def test_caps_that_keep_bf16_keep_it(env: dict[str, str]) -> None:
+    assert native_bf16(XEON_AMX, env=env)
 
 
 def test_resolve_names_the_bad_value_and_keeps_explicit_choices(monkeypatch: pytest.MonkeyPatch) -> None:
