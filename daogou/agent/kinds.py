@@ -6,9 +6,11 @@ longer phrase is written in some title ("学习" + "桌椅" -> "学习桌椅"). 
 (`Vocabulary.head_term`), the words before "for/in/with ..." ("a cutting board for my new flat").
 
 A kind is *sold* when some product is of it: named in the catalog's categories, tags or types, or written in a
-title as the head of a word, not as the modifier of another one ("空调罩" is a cover, not an air conditioner;
-"吹风机架" a holder). `kind_of` tells what the words ask for and whether it is sold, so that "有空调卖吗？" in a
-shop that only sells air-conditioner covers is answered plainly: we don't sell air conditioners.
+title as the head of a word, not as the modifier of another one, and not mostly as the thing a part, cover or
+holder serves (`daogou.tools.title_heads`: "空调罩" is a cover, not an air conditioner, even in a title that
+also ends "卧室空调3"; "吹风机架" a holder). `kind_of` tells what the words ask for and whether it is sold, so
+that "有空调卖吗？" in a shop that only sells air-conditioner covers is answered plainly: we don't sell air
+conditioners.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from daogou.ingest.vocab import colors_in_text, strip_colors
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.facts import CONCEPTS
+from daogou.tools.title_heads import is_head_kind
 from daogou.tools.vocabulary import Vocabulary, title_terms
 
 __all__ = ["Kind", "best_lexical", "in_some_title", "kind_of", "sold_as_kind"]
@@ -36,9 +39,6 @@ _PEOPLE = frozenset(
     "人 孩子 小孩 小朋友 宝宝 儿童 老人 老年人 长辈 妈 妈妈 母亲 老妈 爸 爸爸 父亲 老爸 爸妈 父母 女朋友 男朋友 对象 老婆 老公 媳妇 "
     "朋友 闺蜜 同事 老师 学生 家人 儿子 女儿 侄子 外甥 孙子 孙女 爷爷 奶奶 外公 外婆 自己 我 你 他 她 它 小学 中学 大学 幼儿园 "
     "男生 女生 男士 女士 先生 女人 男人".split())
-# what may follow a kind in a title without making it the modifier of another thing ("桌椅套装", "热水器家用")
-_NEUTRAL_AFTER = ("套装", "组合", "礼盒", "家用", "系列", "正品", "新款", "男", "女", "儿童", "大", "小", "迷你", "便携", "款",
-                  "一", "二", "两", "三", "四", "五", "六", "七", "八", "九", "十", "装", "盒", "包邮", "批发", "专用")
 # ways of saying "a kind of thing" that the catalog may leave out ("茶叶" -> "茶")
 _GENERIC_SUFFIXES = ("用品", "产品", "类", "叶", "品")
 # jieba parts of speech that are not nouns (verbs, adverbs, pronouns, particles, numbers, places, times ...);
@@ -112,18 +112,6 @@ def _in_some_title(phrase: str, index: CatalogIndex, top: int = 30) -> bool:
     return any(phrase.lower() in index.title_of(i).lower() for i in best_lexical(index, phrase, top))
 
 
-def _head_in(title: str, phrase: str) -> bool:
-    """Whether `phrase` is written in `title` as the head of a word: what follows it is not a Chinese character
-    that makes it the modifier of another thing (a space, a digit, Latin, the end, or a neutral ending)."""
-    start = title.find(phrase)
-    while start >= 0:
-        after = title[start + len(phrase):]
-        if not after or not _CJK.match(after[0]) or after.startswith(_NEUTRAL_AFTER):
-            return True
-        start = title.find(phrase, start + 1)
-    return False
-
-
 def sold_as_kind(phrase: str, index: CatalogIndex, top: int = 30) -> str | None:
     """The form in which the catalog sells products of kind `phrase` ("茶叶" -> "茶" when it sells 陈皮茶), or None
     when it sells none (see the module docstring)."""
@@ -139,7 +127,8 @@ def sold_as_kind(phrase: str, index: CatalogIndex, top: int = 30) -> str | None:
                             for w in low.split())
         terms = title_terms([singular])
         return phrase if terms and terms <= vocab.title_terms else None
-    if any(_head_in(index.title_of(i).lower(), low) for i in best_lexical(index, phrase, top)):
+    titles = [index.title_of(i) for i in best_lexical(index, phrase, top)]
+    if any(is_head_kind(t, low) for t in titles):
         return phrase
     if any(low in v.lower() for values in vocab.attribute_values.values() for v in values):
         return phrase  # "三文鱼" as a flavour of cat food

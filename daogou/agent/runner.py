@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -26,6 +26,7 @@ from daogou.tools.facts import CORE_FIELDS, field_label, price_text, stock_text
 from daogou.tools.recommend import Interaction
 from daogou.tools.registry import SimilarArgs, ToolContext, call_tool, filters_from_args
 from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
+from daogou.tools.title_heads import is_head_kind, of_kind
 
 __all__ = ["ToolOutcome", "call_filters", "run_tool"]
 
@@ -166,18 +167,27 @@ def _unmet(names: Sequence[str], lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(_UNMET[lang].get(n, n) for n in names)
 
 
-def _title_says(title: str, phrase: str) -> bool:
+def _title_says(title: str, phrase: str, *, strict: bool = True) -> bool:
     """Whether `title` writes `phrase`: whole, or each of its Chinese words of two or more characters, in any order,
-    as run-together shop titles do ("降噪耳机" in "无线电竞头戴式降噪7.1声道耳机")."""
+    as run-together shop titles do ("降噪耳机" in "无线电竞头戴式降噪7.1声道耳机"). A Chinese kind must be the head
+    of its word there, and the title not mostly a part, cover or holder of it (`title_heads.is_head_kind`: not
+    "吹风机" in "...支架电风吹风机架", nor "空调" in "...空调冷库双向热力膨胀阀"). `strict=False`: written there
+    otherwise, but not mostly as what a part serves (`title_heads.of_kind`: "降噪耳机蓝牙苹果安卓")."""
     low, want = title.lower(), phrase.lower().strip()
+    check = is_head_kind if strict else of_kind
     if want in low:
-        return True
+        return check(low, want) if re.search(r"[\u3400-\u9fff]", want) else True
     if not re.search(r"[\u3400-\u9fff]", want):
         return False
     import jieba
 
     words = [w for w in jieba.lcut(want) if len(w) >= 2]
-    return len(words) >= 2 and all(w in low for w in words)
+    return len(words) >= 2 and all(w in low for w in words) and check(low, words[-1])
+
+
+def _said_in(title: str, phrase: str) -> bool:
+    """Whether `title` writes `phrase` at all (whole), as a head or as what a part serves."""
+    return bool(phrase.strip()) and phrase.lower().strip() in title.lower()
 
 
 def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> ToolOutcome:
@@ -187,13 +197,23 @@ def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> T
     missing = a.get("missing", "")
     if missing:
         said = [c for c in found.cards if _title_says(c.title, missing)]
-        if not said and a.get("nearest_ok") and found.cards:
-            lead = render("messages", "no_exact", lang=lang, what=_said(missing), unmet="")
-            return _list_outcome(found.cards, result.trace + f"; no title says {missing!r}: the nearest", lead,
+        # titles that write it but not as the head of a word: maybe of the kind ("降噪耳机蓝牙"), maybe a part of one
+        # ("空调冷库双向热力膨胀阀"), or surely only a part, cover or holder of it ("...支架电风吹风机架"); shown,
+        # labelled as the nearest, or as only related when every one is a part
+        loose = {c.id for c in found.cards if not said and _title_says(c.title, missing, strict=False)}
+        written = [c for c in found.cards if c.id in loose or (not said and _said_in(c.title, missing))]
+        if written or (not said and a.get("nearest_ok") and found.cards):
+            key = "no_exact" if loose or not written else "only_related"
+            lead = render("messages", key, lang=lang, what=_said(missing), unmet="", n=len(written))
+            why = f"; titles write {missing!r} only not as a head" if written else f"; no title says {missing!r}"
+            return _list_outcome(written or found.cards, result.trace + why + ": the nearest", lead,
                                  lang, nearest=True, cond=cond)
         if not said:
             lead = render("messages", "not_sold", lang=lang, what=_said(missing), kinds=_kinds_sold(ctx.index, lang))
             return ToolOutcome(trace=result.trace + f"; the catalog has no {missing!r}", lead=lead)
+        if len(said) < len(found.cards):  # only the products that are the kind asked for, not the ones near it
+            result = replace(result, cards=said)
+            found = replace(found, result=result)
     if not found.cards:
         what = " ".join(x for x in (a.get("query", ""), f"({cond})" if cond else "") if x)
         return ToolOutcome(trace=result.trace, lead=render("messages", "nothing", lang=lang, what=_said(what)))

@@ -21,6 +21,7 @@ from daogou.ingest.vocab import strip_colors
 from daogou.tools.catalog_index import CatalogIndex
 from daogou.tools.query import Spec, specs_in_text
 from daogou.tools.search import ProductCard, SearchRequest, SearchResult, search_products
+from daogou.tools.title_heads import of_kind
 from daogou.tools.vocabulary import title_terms
 
 __all__ = ["RESULT_MARGIN", "CatalogSearch", "is_kind", "search_catalog"]
@@ -54,27 +55,30 @@ def _card_terms(c: ProductCard) -> frozenset[str]:
     return title_terms([c.title, c.category, *kind_values])
 
 
-def _card_text(c: ProductCard) -> str:
+def _kind_text(c: ProductCard) -> str:
+    """The card's category and type attributes (what the shop says it is), lower case."""
     kind_values = [v for k, v in c.attributes.items() if k.strip().lower() in ("类型", "品类", "type", "kind")]
-    return " ".join([c.title, c.category, *kind_values]).lower()
+    return " ".join([c.category, *kind_values]).lower()
 
 
 def is_kind(c: ProductCard, kind: str, *, loose: bool = False) -> bool:
-    """Whether a product is of `kind`: a Chinese kind ("燃气热水器") is written in its title, category or type; an
-    English one ("coffee maker") has all its title words there (`loose`: at least its longest word)."""
+    """Whether a product is of `kind`: a Chinese kind ("燃气热水器") is written in its category or type, or in its
+    title not mostly as the thing a part, cover or holder serves ("空调罩" is not an air conditioner:
+    `title_heads.of_kind`); an English one ("coffee maker") has all its title words there (`loose`: at least its
+    longest word)."""
     k = strip_colors(kind).strip().lower()
     if not k:
         return False
     if re.search(r"[\u3400-\u9fff]", k):
-        return k in _card_text(c)
+        return k in _kind_text(c) or of_kind(c.title, k)
     wanted = title_terms([k])
     terms = _card_terms(c)
     return bool(wanted) and (wanted <= terms or (loose and _head(wanted) in terms))
 
 
 def _of_kinds(cards: list[ProductCard], kinds: list[str]) -> list[ProductCard]:
-    """The cards of one of `kinds`: whole kinds first ("dog food"), else their head words ("headphone" of
-    "wireless headphone")."""
+    """The cards of one of `kinds` (not the parts, covers and holders of one: `is_kind`): whole kinds first ("dog
+    food"), else their head words ("headphone" of "wireless headphone")."""
     kinds = [k for k in kinds if strip_colors(k).strip()]
     if not kinds:
         return cards

@@ -205,3 +205,26 @@ def test_a_needs_kinds_are_ideas_other_products_meeting_every_constraint_follow(
     some = search_catalog(index, query="连衣裙", filters=Filters(price_max=300), kinds=["连衣裙"], widen=True)
     assert [c.id for c in some.cards][:2] == [c.id for c in dresses.cards]  # the kind first, in its order
     assert {c.id for c in dresses.cards} == {"D1", "D3"}
+
+
+def test_a_kind_is_what_a_title_is_not_what_its_parts_serve(fake_store, settings, tmp_path):
+    """"100块以内的电视": a TV cabinet (电视柜) and a TV wall (电视背景墙) are under the budget, the TV is not. They
+    are not TVs, so the TV is shown as the nearest (the price given up), not them as TVs; with no budget only the
+    TV is of the kind. Ids and currency here are not the demo's."""
+    from daogou.tools.catalog_search import search_catalog
+
+    rows = [
+        {"id": "sku-tv", "title": "小米电视55英寸 液晶高清平板电视机", "price": 1999, "currency": "EUR",
+         "category": "家电"},
+        {"id": "sku-cab", "title": "北欧实木电视柜茶几组合", "price": 89, "currency": "EUR", "category": "家具"},
+        {"id": "sku-wall", "title": "客厅电视背景墙软包", "price": 59, "currency": "EUR", "category": "家装"},
+        {"id": "sku-cover", "title": "挂式空调罩防尘套 卧室空调", "price": 29, "currency": "EUR", "category": "家装"},
+    ]
+    ingest_catalogs([_catalog(tmp_path, rows, images=False)], fake_store, settings)
+    index = CatalogIndex(fake_store)
+    cheap = search_catalog(index, query="电视", filters=Filters(price_max=100), kinds=["电视"])
+    assert [c.id for c in cheap.cards] == ["sku-tv"] and cheap.nearest and "price" in cheap.unmet
+    every = search_catalog(index, query="电视", filters=Filters(), kinds=["电视"])
+    assert [c.id for c in every.cards] == ["sku-tv"] and not every.nearest
+    cover = search_catalog(index, query="空调", filters=Filters(), kinds=["空调"])
+    assert "sku-cover" not in [c.id for c in cover.cards]
