@@ -8,7 +8,7 @@ case. A run-together shop title writes the kind it serves as often as the kind i
   Latin, the end) or is a neutral ending ("套装", "家用", "男"). Strict: "降噪耳机蓝牙" is not a head.
 - `mostly_part`: at least as many occurrences are followed, within a few characters, by a part, cover, holder or
   fitting word ("罩", "防尘套", "直播支架", "沙发背景"), or preceded by "适配/适用/兼容" ("适配华为小米手机"), as are
-  not. A title where the kind is mostly the thing served.
+  not. A title where the kind is mostly the thing served. A kind that is itself a part ("手机壳") never is.
 - `of_kind`: the title writes the kind and is not mostly a part of it: what a search keeps for that kind. (Where
   jieba cuts the title was tried as well, to keep "电视" out of "电视频": it cuts "护腰带" as 护 / 腰带, so it
   was left out.)
@@ -72,6 +72,8 @@ def head_in(title: str, phrase: str) -> bool:
 def mostly_part(title: str, phrase: str) -> bool:
     """Whether `title` writes `phrase` mostly as the thing it is a part, cover or holder of (module docstring)."""
     t, p = title.lower(), phrase.strip().lower()
+    if p.endswith(PART_AFTER):  # "手机壳" names the part itself: "手机壳保护套", "适用苹果15手机壳" are cases
+        return False
     afters = _occurrences(t, p)
     parts = sum(_is_part(b, a) for b, a in afters)
     return parts > 0 and parts >= len(afters) - parts

@@ -27,6 +27,10 @@ TV = "小米电视32/43/55液晶高清全面屏人工智能网络英寸平板电
     ("电热水器家用 60升 储水式", "电热水器", True, False, True),  # a neutral ending
     ("儿童学习桌椅套装可升降", "桌椅", True, False, True),  # "套装" is a set, not a cover
     ("陶瓷马克杯", "耳机", False, False, False),  # not written at all
+    # a kind that is itself a part: what follows or comes before is about the phone, not a new head
+    ("iPhone15手机壳保护套全包防摔", "手机壳", False, False, True),
+    ("适用苹果15手机壳 透明", "手机壳", True, False, True),
+    ("适用苹果15手机壳 透明", "手机", False, True, False),
 ])
 def test_heads_parts_and_kinds(title, kind, head, part, of):
     assert head_in(title, kind) is head
