@@ -488,6 +488,8 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
     if r.intent == "refine":
         r.filters, r.notes = _revise(state, new, text)
         r.query = state.query
+        if state.kinds:  # "有没有更便宜一点的？" after a gift search: cheaper ones of the same kinds (ideas)
+            r.kinds, r.ideas, r.need = list(state.kinds), state.need, state.need
         extra = _extra_words(words) if _HAVE.search(text) else ""
         if extra and extra not in r.query:
             r.query = f"{r.query} {extra}"
@@ -636,13 +638,16 @@ def _missing_kind(words: str, text: str, index: CatalogIndex) -> str:
 
 
 def need_kinds(text: str, vocab: Vocabulary, limit: int = 6) -> list[str]:
-    """The kinds of this catalog that serve the needs, hobbies and people the text names (prompts/needs.yaml)."""
+    """The kinds of this catalog that serve the needs, hobbies and people the text names (prompts/needs.yaml); a
+    person's kinds only when no need or hobby is named."""
     low = text.lower()
     out: list[str] = []
+    people: list[str] = []  # a person's kinds: only when no need or hobby is named ("mum, she loves cooking")
     for entry in load_prompts("needs")["needs"]:
         if any(re.search(_cue_pattern(c), low) for c in entry["cues"]):
-            out += [k for k in entry["kinds"] if _sold(k, vocab) and k not in out]
-    return out[:limit]
+            into = people if entry.get("person") else out
+            into += [k for k in entry["kinds"] if _sold(k, vocab) and k not in into]
+    return (out or people)[:limit]
 
 
 def _cue_pattern(cue: str) -> str:

@@ -160,6 +160,21 @@ def test_a_needs_kinds_are_searched_as_ideas_a_named_kind_is_not():
     assert named.kinds and not named.ideas and "widen" not in choose_tool(named, DialogueState(), False).args
 
 
+def test_a_hobby_decides_over_the_person_and_a_cheaper_one_keeps_the_ideas():
+    """"for my mom, she loves running": running kinds (跑步鞋), not what one buys any mum (茶叶); "mom" alone gives
+    those. Then "有没有更便宜一点的？" refines the same ideas, cheaper, not a bare text search."""
+    from daogou.agent.reading import need_kinds
+
+    assert need_kinds("a gift for my mom, she loves running", VOCAB) == ["running shoe", "跑步鞋"]
+    assert need_kinds("给我妈买个礼物，她喜欢跑步", VOCAB) == ["running shoe", "跑步鞋"]
+    assert need_kinds("a birthday present for my mom", VOCAB) == ["tea", "茶叶"]
+    state = DialogueState(query="给我妈买个礼物，她喜欢跑步", kinds=["running shoe", "跑步鞋"], need=True,
+                          shown=["P6", "P7"], catalog_seen=_seen("P6", "P7"))
+    cheaper = read_turn("有没有更便宜一点的？", state, VOCAB)
+    assert cheaper.intent == "refine" and cheaper.kinds == ["running shoe", "跑步鞋"] and cheaper.ideas
+    assert choose_tool(cheaper, state, False).args.get("kinds") == ["running shoe", "跑步鞋"]
+
+
 def test_reader_setting(monkeypatch):
     import pytest
 
