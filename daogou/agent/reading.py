@@ -312,6 +312,25 @@ def _shown_named(text: str, state: DialogueState, vocab: Vocabulary) -> list[str
     return out
 
 
+def _names_off_screen(text: str, state: DialogueState, index: CatalogIndex) -> bool:
+    """Whether the words widen a title term of the products on screen into a longer phrase that some catalog title
+    writes but none on screen does ("空调罩" when only "…空调冷库…" is shown): they name another product."""
+    shown = [p.title.lower() for pid in state.shown if (p := state.catalog_seen.get(pid)) is not None]
+    low = text.lower()
+    for term in sorted(index.vocabulary.product_terms(text), key=len):
+        if not _CJK.search(term) or not any(term in t for t in shown):
+            continue
+        at = low.find(term)
+        while at >= 0:
+            for more in (1, 2):
+                wider = low[at:at + len(term) + more]
+                if len(wider) == len(term) + more and all(_CJK.match(ch) for ch in wider) \
+                        and not any(wider in t for t in shown) and in_some_title(wider, index):
+                    return True
+            at = low.find(term, at + 1)
+    return False
+
+
 def _best_shown(text: str, current: str, state: DialogueState, vocab: Vocabulary) -> str | None:
     """The product on screen that the words name best ("the lighter", "那个八音盒") when it is not `current`: it
     must share at least two title terms with the words ("八音", "音盒") and more than any other product shown,
@@ -389,6 +408,8 @@ def read_rules(text: str, state: DialogueState, index: CatalogIndex) -> Reading:
             weak_ref, names_product = False, False
     if not refs and state.shown and _ASKING.search(text) and _ATTRIBUTE_WORDS.search(text):
         found = _shown_named(text, state, vocab)
+        if found and _names_off_screen(text, state, index):
+            found = []  # "空调罩多少钱？" with an expansion valve "…空调冷库…" on screen: the cover is elsewhere
         if found:
             refs = r.refs = found[:1]
             names_product = False

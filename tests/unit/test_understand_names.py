@@ -213,3 +213,18 @@ def test_that_one_naming_a_kind_the_focus_is_not_finds_the_product_of_that_kind(
     r = read_turn("那个连帽外套是什么颜色的？", state, VOCAB)
     assert r.refs == ["P4"] and r.intent == "answer"
     assert read_turn("这个茶叶是什么颜色的？", state, VOCAB).refs == ["P3"]  # the focus is of that kind: it stays
+
+
+def test_a_longer_name_of_a_product_off_screen_is_not_read_as_the_one_on_screen():
+    """"空调罩多少钱？" with only an expansion valve "…空调冷库…" on screen: the words share 空调 with it, but
+    "空调罩" is written in another title of the catalog and in none on screen, so they name that product: a
+    search, not a question about the valve. "这个膨胀阀多少钱？" still asks about the one on screen."""
+    titles = {"V-1": "艾默生空调冷库双向热力膨胀阀", "C-9": "北欧全包空调罩挂式防尘套", "K-3": "富光保温杯"}
+    vocab = Vocabulary(title_terms=title_terms(list(titles.values())), names=name_index(list(titles.items())))
+    index = VocabularyIndex(vocab, ids=list(titles), titles=titles)
+    state = DialogueState(shown=["V-1"], catalog_seen={"V-1": ShownProduct(id="V-1", title=titles["V-1"],
+                                                                           price=24.9)})
+    cover = read_rules("空调罩多少钱？", state, index)
+    assert cover.intent == "search" and cover.refs == []
+    valve = read_rules("这个膨胀阀多少钱？", state, index)
+    assert valve.intent == "answer" and valve.refs == ["V-1"]
