@@ -197,18 +197,18 @@ def _search_outcome(ctx: ToolContext, call: ToolCall, found: CatalogSearch) -> T
     missing = a.get("missing", "")
     if missing:
         said = [c for c in found.cards if _title_says(c.title, missing)]
-        # titles that write it but not as the head of a word: maybe of the kind ("降噪耳机蓝牙"), maybe a part of one
-        # ("空调冷库双向热力膨胀阀"), or surely only a part, cover or holder of it ("...支架电风吹风机架"); shown,
-        # labelled as the nearest, or as only related when every one is a part
-        loose = {c.id for c in found.cards if not said and _title_says(c.title, missing, strict=False)}
-        written = [c for c in found.cards if c.id in loose or (not said and _said_in(c.title, missing))]
-        if written or (not said and a.get("nearest_ok") and found.cards):
-            key = "no_exact" if loose or not written else "only_related"
-            lead = render("messages", key, lang=lang, what=_said(missing), unmet="", n=len(written))
-            why = f"; titles write {missing!r} only not as a head" if written else f"; no title says {missing!r}"
-            return _list_outcome(written or found.cards, result.trace + why + ": the nearest", lead,
-                                 lang, nearest=True, cond=cond)
         if not said:
+            # titles that write it but not as the head of a word: maybe of the kind ("降噪耳机蓝牙"), maybe a part
+            # of one ("空调冷库双向热力膨胀阀"); or surely only a part, cover or holder of it ("…电风吹风机架").
+            # Shown as the nearest, or as only related when every one is a part; else not sold
+            loose = [c for c in found.cards if _title_says(c.title, missing, strict=False)]
+            written = [c for c in found.cards if c in loose or _said_in(c.title, missing)]
+            if written or (a.get("nearest_ok") and found.cards):
+                key = "no_exact" if loose or not written else "only_related"
+                lead = render("messages", key, lang=lang, what=_said(missing), unmet="", n=len(written))
+                why = f"; titles write {missing!r} only not as a head" if written else f"; no title says {missing!r}"
+                return _list_outcome(written or found.cards, result.trace + why + ": the nearest", lead,
+                                     lang, nearest=True, cond=cond)
             lead = render("messages", "not_sold", lang=lang, what=_said(missing), kinds=_kinds_sold(ctx.index, lang))
             return ToolOutcome(trace=result.trace + f"; the catalog has no {missing!r}", lead=lead)
         if len(said) < len(found.cards):  # only the products that are the kind asked for, not the ones near it

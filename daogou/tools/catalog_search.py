@@ -50,15 +50,17 @@ class CatalogSearch:
         return self.result.cards
 
 
+def _said_kind(c: ProductCard) -> list[str]:
+    """What the shop says the product is: its category and type attributes."""
+    return [c.category, *(v for k, v in c.attributes.items() if k.strip().lower() in ("类型", "品类", "type", "kind"))]
+
+
 def _card_terms(c: ProductCard) -> frozenset[str]:
-    kind_values = [v for k, v in c.attributes.items() if k.strip().lower() in ("类型", "品类", "type", "kind")]
-    return title_terms([c.title, c.category, *kind_values])
+    return title_terms([c.title, *_said_kind(c)])
 
 
 def _kind_text(c: ProductCard) -> str:
-    """The card's category and type attributes (what the shop says it is), lower case."""
-    kind_values = [v for k, v in c.attributes.items() if k.strip().lower() in ("类型", "品类", "type", "kind")]
-    return " ".join([c.category, *kind_values]).lower()
+    return " ".join(_said_kind(c)).lower()
 
 
 def is_kind(c: ProductCard, kind: str, *, loose: bool = False) -> bool:

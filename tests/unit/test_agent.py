@@ -294,3 +294,29 @@ def test_a_title_says_a_kind_whole_or_word_by_word(title, phrase, says, loosely)
 
     assert _title_says(title, phrase) is says
     assert _title_says(title, phrase, strict=False) is loosely
+
+
+def test_a_kind_only_parts_serve_is_not_sold_and_its_parts_are_said_to_be_only_related(fake_store, settings,
+                                                                                       tmp_path):
+    """A shop (SKU ids, USD) with a hair-dryer holder and an air-conditioner cover but neither appliance: "有吹风机吗？"
+    says it does not sell one and shows the holder as only related; "有空调卖吗？" likewise; "有保温杯吗？" finds the
+    cup; a kind no title writes at all is "not sold", with nothing shown."""
+    rows = [
+        {"id": "SKU-1092", "title": "免打孔浴室花洒支架电风吹风机架", "price": 12.5, "currency": "USD",
+         "category": "Home"},
+        {"id": "SKU-2210", "title": "北欧全包空调罩挂式空调防尘套", "price": 19.0, "currency": "USD",
+         "category": "Home"},
+        {"id": "SKU-3301", "title": "不锈钢保温杯 500ml", "price": 15.0, "currency": "USD", "category": "Kitchen"},
+    ]
+    ingest_catalogs([_catalog(tmp_path, rows)], fake_store, settings)
+    agent = Agent(CatalogIndex(fake_store))
+    dryer = agent.run_turn(DialogueState(), "有吹风机吗？")
+    assert [p["id"] for p in dryer.products] == ["SKU-1092"]
+    assert "没有卖吹风机" in dryer.text and "只是和吹风机有关" in dryer.text and "为你找到" not in dryer.text
+    aircon = agent.run_turn(DialogueState(), "有空调卖吗？")
+    assert "没有卖空调" in aircon.text and "为你找到" not in aircon.text
+    assert {p["id"] for p in aircon.products} <= {"SKU-2210"}
+    cup = agent.run_turn(DialogueState(), "有保温杯吗？")
+    assert [p["id"] for p in cup.products] == ["SKU-3301"] and "没有卖" not in cup.text
+    nothing = agent.run_turn(DialogueState(), "有洗碗机吗？")
+    assert nothing.products == [] and "没有卖洗碗机" in nothing.text
